@@ -1,0 +1,35 @@
+@{
+    # The one version source: Directory.Build.props reads ModuleVersion from here for the assemblies.
+    RootModule           = 'KvmHost.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5b0c3f3e-7d8a-4b8e-9f2a-1c6d4e8a9b10'
+    Author               = 'KvmHost contributors'
+    CompanyName          = 'KvmHost'
+    Copyright            = '(c) KvmHost contributors. MIT License.'
+    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('KvmHost.format.ps1xml')
+    CmdletsToExport      = @(
+        'Test-KvmCpuSupport'
+        'Install-KvmPackages'
+        'Get-KvmPackages'
+        'Enable-Libvirtd'
+        'Get-Libvirtd'
+        'New-HostBridge'
+        'Get-HostBridge'
+        'Remove-HostBridge'
+        'Set-IpForwarding'
+        'Get-IpForwarding'
+        'Test-KvmHost'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('KVM', 'libvirt', 'Linux', 'RHEL', 'virtualization', 'bridge', 'NetworkManager')
+            ProjectUri = ''
+        }
+    }
+}
