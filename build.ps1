@@ -1,0 +1,145 @@
+<#
+.SYNOPSIS
+    Builds the KvmHost module into ./out/KvmHost and runs its tests.
+.DESCRIPTION
+    Build (default): compiles the assemblies, copies the manifest, merges the per-area format files,
+    generates MAML help from en-US/<Verb-Noun>.md and copies the about_ topics, so that
+    Import-Module ./out/KvmHost/KvmHost.psd1 works.
+    Test: Build, then the xUnit suite and the Pester suite (in a child pwsh so the build session never
+    loads the module), and a closing line "Total: N passed, N failed, N skipped". Exits 1 on any failure.
+.EXAMPLE
+    dotnet tool run pwsh -NoProfile -File ./build.ps1
+.EXAMPLE
+    dotnet tool run pwsh -NoProfile -File ./build.ps1 -Task Test -Tag Hardening
+#>
+[CmdletBinding()]
+param(
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Clean')]
+    [string[]] $Task = @('Build'),
+
+    [ValidateSet('Debug', 'Release')]
+    [string] $Configuration = 'Release',
+
+    # Pester tags to run / leave out (the xUnit suite always runs with -Task Test).
+    [string[]] $Tag,
+    [string[]] $ExcludeTag,
+
+    # Pester files or folders to run instead of the whole tests/ folder.
+    [string[]] $TestPath
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$repo = $PSScriptRoot
+$out = Join-Path $repo 'out'
+$moduleOut = Join-Path $out 'KvmHost'
+$resultsDir = Join-Path $out 'test-results'
+
+function Invoke-Native {
+    # Every external tool of the build goes through here so a failure stops the build with its exit code.
+    param([string] $FilePath, [string[]] $ArgumentList)
+    Write-Host "> $FilePath $($ArgumentList -join ' ')" -ForegroundColor DarkGray
+    & $FilePath @ArgumentList
+    if ($LASTEXITCODE -ne 0) { throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $LASTEXITCODE" }
+}
+
+function Invoke-Build {
+    Invoke-Native dotnet @('build', "$repo/src/KvmHost/KvmHost.csproj", '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
+    if (Test-Path $moduleOut) { Remove-Item $moduleOut -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path (Join-Path $moduleOut 'en-US') -Force
+    $bin = Join-Path $repo "src/KvmHost/bin/$Configuration/net8.0"
+    foreach ($file in 'KvmHost.dll', 'KvmHost.pdb', 'KvmHost.Core.dll', 'KvmHost.Core.pdb') {
+        Copy-Item (Join-Path $bin $file) $moduleOut
+    }
+    Copy-Item (Join-Path $repo 'KvmHost.psd1') $moduleOut
+    Merge-FormatFiles -Source (Join-Path $repo 'src/KvmHost/Formats') -Destination (Join-Path $moduleOut 'KvmHost.format.ps1xml')
+    Get-ChildItem (Join-Path $repo 'en-US') -Filter 'about_*.help.txt' | Copy-Item -Destination (Join-Path $moduleOut 'en-US')
+    # Help is generated in a child pwsh: it imports the built module to read each cmdlet's real syntax.
+    Invoke-Native ([Environment]::ProcessPath) @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-File',
+        (Join-Path $repo 'src/HelpBuilder/ConvertTo-MamlHelp.ps1'), '-ModulePath', (Join-Path $moduleOut 'KvmHost.psd1'),
+        '-Source', (Join-Path $repo 'en-US'), '-Destination', (Join-Path $moduleOut 'en-US/KvmHost.dll-Help.xml'))
+    $version = (Import-PowerShellDataFile (Join-Path $repo 'KvmHost.psd1')).ModuleVersion
+    Write-Host "Built KvmHost $version -> $moduleOut"
+}
+
+function Merge-FormatFiles {
+    # Each area keeps its views in its own file; PowerShell gets one file, so the manifest stays static.
+    param([string] $Source, [string] $Destination)
+    $merged = [xml]'<?xml version="1.0" encoding="utf-8"?><Configuration><ViewDefinitions/></Configuration>'
+    $target = $merged.Configuration.SelectSingleNode('ViewDefinitions')
+    foreach ($file in Get-ChildItem $Source -Filter '*.format.ps1xml' | Sort-Object Name) {
+        $part = [xml](Get-Content -Raw $file.FullName)
+        foreach ($view in $part.Configuration.ViewDefinitions.View) {
+            $null = $target.AppendChild($merged.ImportNode($view, $true))
+        }
+    }
+    $merged.Save($Destination)
+}
+
+function Get-PesterModulePath {
+    $packages = Join-Path $repo 'tests/.packages'
+    $pester = Join-Path $packages 'pester/5.7.1/tools/Pester.psd1'
+    if (-not (Test-Path $pester)) {
+        Invoke-Native dotnet @('restore', "$repo/tests/tools/tools.csproj", '--packages', $packages, '--nologo', '-v', 'quiet')
+    }
+    $pester
+}
+
+function Invoke-UnitTests {
+    $null = New-Item -ItemType Directory -Path $resultsDir -Force
+    $trx = Join-Path $resultsDir 'unit.trx'
+    Remove-Item $trx -ErrorAction SilentlyContinue
+    & dotnet test "$repo/tests/KvmHost.Core.Tests/KvmHost.Core.Tests.csproj" -c $Configuration --nologo `
+        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal'
+    $exit = $LASTEXITCODE
+    if (-not (Test-Path $trx)) { throw "dotnet test produced no results (exit code $exit)" }
+    $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
+    [pscustomobject]@{
+        Suite   = 'xUnit'
+        Passed  = [int]$counters.passed
+        Failed  = [int]$counters.failed + [int]$counters.error + [int]$counters.timeout + [int]$counters.aborted
+        Skipped = [int]$counters.notExecuted
+    }
+}
+
+function Invoke-PesterTests {
+    $pester = Get-PesterModulePath
+    $null = New-Item -ItemType Directory -Path $resultsDir -Force
+    $summary = Join-Path $resultsDir 'pester-summary.json'
+    Remove-Item $summary -ErrorAction SilentlyContinue
+    $runner = Join-Path $repo 'tests/Invoke-PesterSuite.ps1'
+    $arguments = @('-NoProfile', '-NonInteractive', '-File', $runner, '-PesterPath', $pester,
+        '-ResultDirectory', $resultsDir, '-SummaryPath', $summary)
+    if ($TestPath) { $arguments += @('-Path', ($TestPath -join ',')) }
+    if ($Tag) { $arguments += @('-Tag', ($Tag -join ',')) }
+    if ($ExcludeTag) { $arguments += @('-ExcludeTag', ($ExcludeTag -join ',')) }
+    # A child pwsh: the module is binary and cannot be unloaded, so the build session never imports it.
+    & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') @arguments
+    if (-not (Test-Path $summary)) { throw "Pester produced no summary (exit code $LASTEXITCODE)" }
+    $result = Get-Content -Raw $summary | ConvertFrom-Json
+    [pscustomobject]@{ Suite = 'Pester'; Passed = $result.Passed; Failed = $result.Failed; Skipped = $result.Skipped }
+}
+
+$results = @()
+foreach ($step in $Task) {
+    switch ($step) {
+        'Clean' { Remove-Item $out -Recurse -Force -ErrorAction SilentlyContinue }
+        'Build' { Invoke-Build }
+        'UnitTest' { $results += Invoke-UnitTests }
+        'PesterTest' { Invoke-Build; $results += Invoke-PesterTests }
+        'Test' {
+            Invoke-Build
+            $results += Invoke-UnitTests
+            $results += Invoke-PesterTests
+        }
+    }
+}
+
+if ($results) {
+    $results | Format-Table -AutoSize | Out-Host
+    $passed = ($results | Measure-Object Passed -Sum).Sum
+    $failed = ($results | Measure-Object Failed -Sum).Sum
+    $skipped = ($results | Measure-Object Skipped -Sum).Sum
+    Write-Host "Total: $passed passed, $failed failed, $skipped skipped"
+    if ($failed -gt 0 -or $passed -eq 0) { exit 1 }
+}

@@ -1,0 +1,255 @@
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Cpu;
+
+public static partial class CpuErrorIds
+{
+    public const string CpuInfoNotFound = nameof(CpuInfoNotFound);
+    public const string CpuInfoUnreadable = nameof(CpuInfoUnreadable);
+}
+
+/// <summary>
+/// Decides whether KVM can run, from the same evidence virt-host-validate and kvm-ok use:
+/// the CPU flags, the firmware's lock bits (MSRs, when readable), the KVM modules and /dev/kvm.
+/// Everything is read under the root, so a fixture tree or a mounted image answers like a host.
+/// </summary>
+public static class KvmCpuProbe
+{
+    private const long IntelFeatureControlMsr = 0x3a;      // IA32_FEATURE_CONTROL
+    private const long AmdVmCrMsr = 0xc0010114;            // VM_CR
+
+    public static KvmCpuSupport Probe(HostRoot root)
+    {
+        CpuInfo cpu = ReadCpuInfo(root);
+        string architecture = InferArchitecture(cpu, root);
+        string? vendor = VendorOf(cpu);
+        string? feature = cpu.HasFlag("vmx") ? "vmx" : cpu.HasFlag("svm") ? "svm" : cpu.HasFlag("sie") ? "sie" : null;
+        bool isGuest = cpu.HasFlag("hypervisor");
+        bool x86 = architecture is "x86_64" or "i686";
+
+        string? module = ModuleCandidates(architecture, vendor).FirstOrDefault(m => root.DirectoryExists($"/sys/module/{m}"));
+        bool devicePresent = root.FileExists("/dev/kvm");
+        bool deviceAccessible = devicePresent && DeviceAccessible(root);
+        bool? nested = module is null ? null : ReadNested(root, module);
+        bool? firmwareDisabled = x86 ? FirmwareDisabled(root, vendor) : null;
+
+        var checks = new List<HostCheck>();
+        string featureName = feature switch
+        {
+            "vmx" => "vmx (Intel VT-x)",
+            "svm" => "svm (AMD-V)",
+            "sie" => "sie (s390x SIE)",
+            _ => string.Empty,
+        };
+        if (feature is not null)
+            checks.Add(new("Hardware virtualization", CheckResult.Pass, $"CPU flag {featureName} present"));
+        else if (x86 || architecture == "s390x")
+            checks.Add(new("Hardware virtualization", CheckResult.Fail,
+                x86 ? "CPU flags have neither vmx nor svm" : "CPU features lack sie",
+                isGuest ? "Enable nested virtualization on the outer hypervisor (pass the host CPU model, kvm_intel/kvm_amd nested=1)."
+                        : "Enable VT-x/AMD-V in the firmware setup; recent kernels hide the flag while the firmware disables it."));
+        else
+            checks.Add(new("Hardware virtualization", CheckResult.Note, $"{architecture} has no CPU flag for virtualization; decided from /dev/kvm"));
+
+        if (isGuest)
+            checks.Add(new("Running as a guest", CheckResult.Note, "the CPU reports a hypervisor: this host is a virtual machine",
+                feature is null ? "Guests here need nested virtualization from the outer hypervisor." : null));
+        if (firmwareDisabled is { } disabled)
+            checks.Add(disabled
+                ? new("Firmware setting", CheckResult.Fail, "virtualization is disabled and locked by the firmware",
+                    "Enable Intel VT-x / AMD SVM in the BIOS/UEFI setup and power-cycle the host.")
+                : new("Firmware setting", CheckResult.Pass, "virtualization is enabled in the firmware"));
+        checks.Add(module is not null
+            ? new("KVM kernel module", CheckResult.Pass, $"{module} is loaded")
+            : new("KVM kernel module", devicePresent ? CheckResult.Warn : CheckResult.Fail, "no KVM module is loaded",
+                LoadHint(architecture, vendor)));
+        checks.Add(devicePresent
+            ? new("/dev/kvm exists", CheckResult.Pass, "present")
+            : new("/dev/kvm exists", CheckResult.Fail, "missing", module is null ? LoadHint(architecture, vendor)
+                : "The module is loaded but the device node is missing: check devtmpfs/udev, or 'mknod /dev/kvm c 10 232'."));
+        if (devicePresent)
+            checks.Add(deviceAccessible
+                ? new("/dev/kvm accessible", CheckResult.Pass, "readable and writable by this user")
+                : new("/dev/kvm accessible", CheckResult.Fail, "this user cannot open /dev/kvm read-write",
+                    "Add the user to the 'kvm' group (usermod -aG kvm USER, then log in again), or run as root."));
+        if (nested is { } nestedOn)
+            checks.Add(new("Nested virtualization", CheckResult.Note, nestedOn ? $"{module} allows nested guests" : $"{module} has nested guests off",
+                nestedOn ? null : $"To run guests inside guests: 'options {module} nested=1' in /etc/modprobe.d, then reload the module."));
+
+        var (status, reason, hint) = Decide(x86 || architecture == "s390x", feature, isGuest, firmwareDisabled, module, devicePresent, deviceAccessible, architecture, vendor);
+        return new KvmCpuSupport
+        {
+            Status = status,
+            Reason = reason,
+            Hint = hint,
+            Architecture = architecture,
+            Vendor = vendor,
+            ModelName = ModelOf(cpu),
+            VirtualizationFeature = feature,
+            LogicalProcessorCount = cpu.ProcessorCount,
+            HypervisorPresent = isGuest,
+            KvmModule = module,
+            KvmModuleLoaded = module is not null,
+            KvmDevicePresent = devicePresent,
+            KvmDeviceAccessible = deviceAccessible,
+            NestedVirtualization = nested,
+            Checks = checks,
+            Root = root.Path,
+        };
+    }
+
+    private static (CpuSupportStatus, string, string?) Decide(bool needsFlag, string? feature, bool isGuest, bool? firmwareDisabled,
+        string? module, bool devicePresent, bool deviceAccessible, string architecture, string? vendor)
+    {
+        if (firmwareDisabled == true)
+            return (CpuSupportStatus.DisabledInFirmware, "Virtualization is disabled and locked by the firmware.",
+                "Enable Intel VT-x / AMD SVM in the BIOS/UEFI setup and power-cycle the host.");
+        if (needsFlag && feature is null)
+        {
+            if (isGuest)
+                return (CpuSupportStatus.NestedVirtualizationUnavailable,
+                    "This host is a virtual machine and its hypervisor does not expose VT-x/AMD-V.",
+                    "Enable nested virtualization on the outer hypervisor (host CPU passthrough, kvm_intel/kvm_amd nested=1).");
+            return (CpuSupportStatus.NoHardwareSupport,
+                architecture == "s390x" ? "The CPU features lack 'sie'." : "The CPU advertises neither vmx (Intel VT-x) nor svm (AMD-V).",
+                "If the processor has VT-x/AMD-V, enable it in the firmware setup; otherwise this host cannot run KVM guests.");
+        }
+        if (!devicePresent && module is null)
+            return (CpuSupportStatus.ModuleNotLoaded, "No KVM kernel module is loaded, so /dev/kvm does not exist.", LoadHint(architecture, vendor));
+        if (!devicePresent)
+            return (CpuSupportStatus.DeviceMissing, $"{module} is loaded but /dev/kvm is missing.",
+                "Check devtmpfs/udev, or create it with 'mknod /dev/kvm c 10 232'.");
+        if (!deviceAccessible)
+            return (CpuSupportStatus.DeviceNotAccessible, "/dev/kvm exists but this user cannot open it read-write.",
+                "Add the user to the 'kvm' group (usermod -aG kvm USER, then log in again), or run as root.");
+        return (CpuSupportStatus.Ready, "KVM can run hardware-accelerated guests.", null);
+    }
+
+    private static CpuInfo ReadCpuInfo(HostRoot root)
+    {
+        byte[]? bytes;
+        try
+        {
+            bytes = root.TryReadBytes("/proc/cpuinfo", 64 * 1024 * 1024);
+        }
+        catch (KvmHostException e) when (e.ErrorId != ErrorIds.PathEscapesRoot && e.ErrorId != ErrorIds.SymlinkLoop)
+        {
+            throw new KvmHostException(CpuErrorIds.CpuInfoUnreadable, e.Kind, e.Message, "/proc/cpuinfo", e.Hint, e);
+        }
+        if (bytes is null)
+            throw new KvmHostException(CpuErrorIds.CpuInfoNotFound, FailureKind.ObjectNotFound,
+                $"{root.Describe("/proc/cpuinfo")} does not exist.", "/proc/cpuinfo",
+                root.IsLive ? "Mount procfs on /proc." : "Copy the host's /proc/cpuinfo into the root, or use the live root '/'.");
+        if (Array.IndexOf(bytes, (byte)0) >= 0)
+            throw new KvmHostException(CpuErrorIds.CpuInfoUnreadable, FailureKind.InvalidData,
+                $"{root.Describe("/proc/cpuinfo")} is not text (it contains NUL bytes).", "/proc/cpuinfo");
+        return CpuInfo.Parse(bytes);
+    }
+
+    private static string InferArchitecture(CpuInfo cpu, HostRoot root)
+    {
+        if (cpu.VendorId is "GenuineIntel" or "AuthenticAMD" or "HygonGenuine" or "CentaurHauls" or "  Shanghai  ")
+            return cpu.HasFlag("lm") ? "x86_64" : "i686";
+        if (cpu.VendorId?.StartsWith("IBM/S390", StringComparison.Ordinal) == true) return "s390x";
+        if (cpu.CpuImplementer is not null) return "aarch64";
+        if (cpu.PowerCpu?.Contains("POWER", StringComparison.OrdinalIgnoreCase) == true) return "ppc64le";
+        if (root.IsLive)
+            return System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
+        return "unknown";
+    }
+
+    private static string? VendorOf(CpuInfo cpu) => cpu.VendorId switch
+    {
+        "GenuineIntel" => "Intel",
+        "AuthenticAMD" => "AMD",
+        "HygonGenuine" => "Hygon",
+        { } v when v.StartsWith("IBM", StringComparison.Ordinal) => "IBM",
+        _ when cpu.PowerCpu is not null => "IBM",
+        _ => cpu.CpuImplementer?.ToLowerInvariant() switch
+        {
+            "0x41" => "ARM",
+            "0x42" => "Broadcom",
+            "0x43" => "Cavium",
+            "0x46" => "Fujitsu",
+            "0x48" => "HiSilicon",
+            "0x4e" => "NVIDIA",
+            "0x50" => "Applied Micro",
+            "0x51" => "Qualcomm",
+            "0x61" => "Apple",
+            "0xc0" => "Ampere",
+            null => null,
+            var other => $"implementer {other}",
+        },
+    };
+
+    private static string? ModelOf(CpuInfo cpu)
+    {
+        if (cpu.ModelName is not null) return cpu.ModelName;
+        if (cpu.PowerCpu is not null) return cpu.PowerCpu;
+        if (cpu.S390Machine is not null) return $"IBM Z machine type {cpu.S390Machine}";
+        if (cpu.CpuPart is not null)
+            return cpu.CpuPart.ToLowerInvariant() switch
+            {
+                "0xd03" => "Cortex-A53",
+                "0xd07" => "Cortex-A57",
+                "0xd08" => "Cortex-A72",
+                "0xd0c" => "Neoverse-N1",
+                "0xd40" => "Neoverse-V1",
+                "0xd49" => "Neoverse-N2",
+                "0xd4f" => "Neoverse-V2",
+                var part => $"CPU part {part}",
+            };
+        return null;
+    }
+
+    private static string[] ModuleCandidates(string architecture, string? vendor) => architecture switch
+    {
+        "x86_64" or "i686" => vendor == "AMD" || vendor == "Hygon" ? ["kvm_amd", "kvm_intel"] : ["kvm_intel", "kvm_amd"],
+        "ppc64le" or "ppc64" => ["kvm_hv", "kvm_pr"],
+        _ => ["kvm"], // s390x and aarch64 have no vendor module
+    };
+
+    private static string LoadHint(string architecture, string? vendor) => architecture switch
+    {
+        "x86_64" or "i686" => $"Load it with 'modprobe {(vendor == "AMD" ? "kvm_amd" : "kvm_intel")}'; if the kernel log then says \"disabled by bios\", enable virtualization in the firmware.",
+        "ppc64le" or "ppc64" => "Load it with 'modprobe kvm_hv' (POWER8 or later, running bare metal or in an LPAR with hypervisor mode).",
+        "aarch64" => "KVM on arm64 needs the kernel to boot at EL2 (bare metal or a nested-capable hypervisor); check 'dmesg | grep kvm'.",
+        _ => "Load it with 'modprobe kvm'.",
+    };
+
+    private static bool? ReadNested(HostRoot root, string module)
+    {
+        string? text = root.TryReadText($"/sys/module/{module}/parameters/nested", 64)?.Trim();
+        return text switch
+        {
+            "Y" or "y" or "1" => true,
+            "N" or "n" or "0" => false,
+            _ => null,
+        };
+    }
+
+    private static bool DeviceAccessible(HostRoot root) =>
+        Platform.NativeAccess.CanReadWrite(root.Resolve("/dev/kvm"));
+
+    /// <summary>
+    /// Reads the firmware's lock bits like kvm-ok: Intel IA32_FEATURE_CONTROL locked with "VMX outside
+    /// SMX" clear, or AMD VM_CR.SVMDIS set. Null when the MSR device is not there (msr module, root).
+    /// </summary>
+    private static bool? FirmwareDisabled(HostRoot root, string? vendor)
+    {
+        long msr = vendor == "AMD" ? AmdVmCrMsr : vendor == "Intel" ? IntelFeatureControlMsr : -1;
+        if (msr < 0) return null;
+        try
+        {
+            using var handle = File.OpenHandle(root.Resolve("/dev/cpu/0/msr"), FileMode.Open, FileAccess.Read);
+            Span<byte> value = stackalloc byte[8];
+            if (RandomAccess.Read(handle, value, msr) != 8) return null;
+            ulong bits = BitConverter.ToUInt64(value);
+            return vendor == "AMD" ? (bits & 0x10) != 0 : (bits & 0x1) != 0 && (bits & 0x4) == 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+}

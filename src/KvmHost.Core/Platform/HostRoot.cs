@@ -1,0 +1,196 @@
+using System.Text;
+
+namespace KvmHost.Core.Platform;
+
+/// <summary>
+/// The file-system root every read and write goes through: "/" for the running host, or a mounted
+/// image or scratch tree. Paths inside the root are resolved the way chroot would see them (absolute
+/// symlinks point back into the root), and a relative link that climbs above the root is refused
+/// rather than followed, so a hostile image cannot make the module touch the host's own files.
+/// </summary>
+public sealed class HostRoot
+{
+    private const int MaxSymlinkHops = 40;
+
+    private HostRoot(string path) => Path = path;
+
+    /// <summary>The root as an absolute host path, without a trailing slash unless it is "/".</summary>
+    public string Path { get; }
+
+    /// <summary>True when the root is the running system: only then may runtime state be touched.</summary>
+    public bool IsLive => Path == "/";
+
+    public static HostRoot Live { get; } = new("/");
+
+    /// <summary>Opens a root directory, failing with a stable error if it is missing or not a directory.</summary>
+    public static HostRoot Open(string path)
+    {
+        if (string.IsNullOrEmpty(path) || path.Contains('\0'))
+            throw new KvmHostException(ErrorIds.RootNotFound, FailureKind.InvalidArgument,
+                "The root path is empty or contains a NUL character.", path);
+        string full = System.IO.Path.GetFullPath(path);
+        if (full.Length > 1) full = full.TrimEnd('/');
+        if (full == "/") return Live;
+
+        try
+        {
+            var attributes = File.GetAttributes(full); // follows a symlink root, as mount points do
+            if (!attributes.HasFlag(FileAttributes.Directory))
+                throw new KvmHostException(ErrorIds.RootNotDirectory, FailureKind.InvalidArgument,
+                    $"The root '{full}' is not a directory.", full, "Pass the directory an image is mounted on.");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new KvmHostException(ErrorIds.RootNotFound, FailureKind.ObjectNotFound,
+                $"The root '{full}' does not exist.", full, "Check the path, or mount the image first.", e);
+        }
+        catch (IOException e) when (e.Message.Contains("symbolic link", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new KvmHostException(ErrorIds.SymlinkLoop, FailureKind.InvalidArgument,
+                $"The root '{full}' is a symbolic link loop.", full, inner: e);
+        }
+        return new HostRoot(full);
+    }
+
+    /// <summary>
+    /// Maps an absolute path as seen inside the root (e.g. "/etc/os-release") to the host path to open.
+    /// Every symlink on the way is resolved inside the root; the last component is followed too unless
+    /// <paramref name="followLast"/> is false (callers that replace a link itself).
+    /// </summary>
+    public string Resolve(string pathInRoot, bool followLast = true)
+    {
+        if (string.IsNullOrEmpty(pathInRoot) || pathInRoot[0] != '/')
+            throw new KvmHostException(ErrorIds.PathNotAbsolute, FailureKind.InvalidArgument,
+                $"The path '{pathInRoot}' must be absolute (start with '/').", pathInRoot);
+        if (pathInRoot.Contains('\0'))
+            throw new KvmHostException(ErrorIds.PathEscapesRoot, FailureKind.InvalidArgument,
+                "The path contains a NUL character.", pathInRoot);
+        // On the live system the kernel resolves links itself and nothing can leave "/".
+        if (IsLive) return pathInRoot;
+
+        var resolved = new List<string>();
+        var pending = new LinkedList<string>(Split(pathInRoot));
+        int hops = 0;
+        while (pending.First is { } node)
+        {
+            string part = node.Value;
+            pending.RemoveFirst();
+            if (part == ".") continue;
+            if (part == "..")
+            {
+                if (resolved.Count == 0)
+                    throw new KvmHostException(ErrorIds.PathEscapesRoot, FailureKind.InvalidArgument,
+                        $"The path '{pathInRoot}' leads outside the root '{Path}'.", pathInRoot,
+                        "A relative link or '..' climbs above the root; the module refuses to follow it.");
+                resolved.RemoveAt(resolved.Count - 1);
+                continue;
+            }
+
+            string candidate = Join(resolved, part);
+            bool isLast = pending.Count == 0;
+            string? linkTarget = (isLast && !followLast) ? null : ReadLinkOrNull(candidate);
+            if (linkTarget is null)
+            {
+                resolved.Add(part);
+                continue;
+            }
+            if (++hops > MaxSymlinkHops)
+                throw new KvmHostException(ErrorIds.SymlinkLoop, FailureKind.InvalidArgument,
+                    $"Too many symbolic links while resolving '{pathInRoot}' under '{Path}'.", pathInRoot);
+            if (linkTarget.StartsWith('/')) resolved.Clear();
+            var targetParts = Split(linkTarget);
+            for (int i = targetParts.Length - 1; i >= 0; i--) pending.AddFirst(targetParts[i]);
+        }
+        return Join(resolved, null);
+    }
+
+    /// <summary>Describes a path for messages: the path in the root, and the root when it is not "/".</summary>
+    public string Describe(string pathInRoot) => IsLive ? pathInRoot : $"{pathInRoot} (under root {Path})";
+
+    public bool FileExists(string pathInRoot) => File.Exists(Resolve(pathInRoot));
+
+    public bool DirectoryExists(string pathInRoot) => Directory.Exists(Resolve(pathInRoot));
+
+    /// <summary>Reads a whole file as bytes; null when it does not exist. /proc files report size 0, so read to EOF.</summary>
+    public byte[]? TryReadBytes(string pathInRoot, int maxBytes = 16 * 1024 * 1024)
+    {
+        string hostPath = Resolve(pathInRoot);
+        try
+        {
+            using var handle = File.OpenHandle(hostPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            long reported = RandomAccess.GetLength(handle);
+            if (reported > maxBytes) throw TooLarge(pathInRoot, maxBytes);
+            var buffer = new byte[reported > 0 ? reported + 1 : 64 * 1024];
+            int total = 0;
+            while (true)
+            {
+                if (total == buffer.Length)
+                {
+                    if (buffer.Length >= maxBytes) throw TooLarge(pathInRoot, maxBytes);
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, maxBytes + 1));
+                }
+                int read = RandomAccess.Read(handle, buffer.AsSpan(total), total);
+                if (read == 0) break;
+                total += read;
+            }
+            if (total > maxBytes) throw TooLarge(pathInRoot, maxBytes);
+            return total == buffer.Length ? buffer : buffer.AsSpan(0, total).ToArray();
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new KvmHostException(ErrorIds.FileUnreadable, FailureKind.PermissionDenied,
+                $"Cannot read {Describe(pathInRoot)}: permission denied.", pathInRoot,
+                "Run as root (sudo pwsh), or check the file's mode.", e);
+        }
+        catch (IOException e) when (e is not FileNotFoundException)
+        {
+            if (Directory.Exists(hostPath))
+                throw new KvmHostException(ErrorIds.NotADirectory, FailureKind.InvalidArgument,
+                    $"{Describe(pathInRoot)} is a directory, not a file.", pathInRoot, inner: e);
+            throw new KvmHostException(ErrorIds.FileUnreadable, FailureKind.ReadError,
+                $"Cannot read {Describe(pathInRoot)}: {e.Message}", pathInRoot, inner: e);
+        }
+    }
+
+    /// <summary>Reads a text file (UTF-8); null when missing. A NUL byte means it is not a text file.</summary>
+    public string? TryReadText(string pathInRoot, int maxBytes = 4 * 1024 * 1024)
+    {
+        byte[]? bytes = TryReadBytes(pathInRoot, maxBytes);
+        if (bytes is null) return null;
+        if (Array.IndexOf(bytes, (byte)0) >= 0)
+            throw new KvmHostException(ErrorIds.FileNotText, FailureKind.InvalidData,
+                $"{Describe(pathInRoot)} is not a text file (it contains NUL bytes).", pathInRoot,
+                "Restore the file from its backup or the package that owns it.");
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    private KvmHostException TooLarge(string pathInRoot, int maxBytes) =>
+        new(ErrorIds.FileTooLarge, FailureKind.InvalidData,
+            $"{Describe(pathInRoot)} is larger than {maxBytes / 1024} KiB; refusing to read it as configuration.",
+            pathInRoot);
+
+    private static string? ReadLinkOrNull(string hostPath)
+    {
+        try
+        {
+            var info = new FileInfo(hostPath);
+            return info.Exists || Directory.Exists(hostPath) || info.LinkTarget is not null ? info.LinkTarget : null;
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+    }
+
+    private string Join(List<string> parts, string? last)
+    {
+        var builder = new StringBuilder(Path == "/" ? string.Empty : Path);
+        foreach (string p in parts) builder.Append('/').Append(p);
+        if (last is not null) builder.Append('/').Append(last);
+        return builder.Length == 0 ? "/" : builder.ToString();
+    }
+
+    private static string[] Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+}

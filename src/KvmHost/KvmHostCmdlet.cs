@@ -1,0 +1,73 @@
+using System.Management.Automation;
+using KvmHost.Core.Platform;
+
+namespace KvmHost;
+
+/// <summary>
+/// What every KvmHost cmdlet shares: the -Root parameter, Ctrl+C cancelling child processes,
+/// Write-Verbose of every command line, and core failures turned into ErrorRecords in one place.
+/// Derived cmdlets override the *Core methods; they never start a process or write a file themselves.
+/// </summary>
+public abstract class KvmHostCmdlet : PSCmdlet
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private HostRoot? _root;
+    private CommandRunner? _runner;
+    private AtomicFileWriter? _writer;
+    private ReleaseProfile? _release;
+
+    /// <summary>The file-system root to act on; "/" is the running host.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Root { get; set; } = "/";
+
+    protected CancellationToken Cancellation => _stopping.Token;
+
+    protected HostRoot HostRoot => _root ??= HostRoot.Open(GetUnresolvedProviderPathFromPSPath(Root));
+
+    protected ICommandRunner Runner => _runner ??= new CommandRunner(WriteVerbose);
+
+    protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
+
+    protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
+
+    protected virtual void BeginCore() { }
+
+    protected virtual void ProcessCore() { }
+
+    protected virtual void EndCore() { }
+
+    protected sealed override void BeginProcessing() => Guard(() =>
+    {
+        _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
+        BeginCore();
+    });
+
+    protected sealed override void ProcessRecord() => Guard(ProcessCore);
+
+    protected sealed override void EndProcessing() => Guard(EndCore);
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Reports a failure for one item and goes on with the next.</summary>
+    protected void WriteFailure(KvmHostException failure) => WriteError(ErrorRecords.From(failure));
+
+    /// <summary>Stops the pipeline with the failure.</summary>
+    protected void Fail(KvmHostException failure) => ThrowTerminatingError(ErrorRecords.From(failure));
+
+    private void Guard(Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (KvmHostException failure)
+        {
+            ThrowTerminatingError(ErrorRecords.From(failure));
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+}

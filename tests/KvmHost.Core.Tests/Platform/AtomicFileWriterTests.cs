@@ -1,0 +1,106 @@
+using KvmHost.Core.Platform;
+using Xunit;
+
+namespace KvmHost.Core.Tests.Platform;
+
+public class AtomicFileWriterTests
+{
+    [Fact]
+    public void A_new_file_gets_the_requested_mode_and_no_backup()
+    {
+        using var scratch = new ScratchRoot();
+        var change = new AtomicFileWriter(scratch.Root).Write("/etc/NetworkManager/system-connections/br0.nmconnection", "[connection]\n", Modes.SecretFile);
+        Assert.True(change.Changed);
+        Assert.True(change.Created);
+        Assert.Null(change.BackupPath);
+        Assert.Equal(Modes.SecretFile, File.GetUnixFileMode(scratch.HostPath("/etc/NetworkManager/system-connections/br0.nmconnection")));
+    }
+
+    [Fact]
+    public void Identical_content_is_not_rewritten()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysctl.d/90-x.conf", "a = 1\n");
+        var before = File.GetLastWriteTimeUtc(scratch.HostPath("/etc/sysctl.d/90-x.conf"));
+        var change = new AtomicFileWriter(scratch.Root).Write("/etc/sysctl.d/90-x.conf", "a = 1\n");
+        Assert.False(change.Changed);
+        Assert.Equal(before, File.GetLastWriteTimeUtc(scratch.HostPath("/etc/sysctl.d/90-x.conf")));
+        Assert.Single(Directory.GetFiles(scratch.HostPath("/etc/sysctl.d")));
+    }
+
+    [Fact]
+    public void Replacing_keeps_the_mode_and_the_old_content_as_a_backup_outside_the_conf_glob()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysctl.conf", "old\n");
+        File.SetUnixFileMode(scratch.HostPath("/etc/sysctl.conf"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        var clock = new DateTime(2026, 11, 25, 3, 4, 5, 6, DateTimeKind.Utc);
+        var change = new AtomicFileWriter(scratch.Root, () => clock).Write("/etc/sysctl.conf", "new\n");
+        Assert.True(change.Changed);
+        Assert.False(change.Created);
+        Assert.Equal("/etc/sysctl.conf.kvmhost-20261125T030405006.bak", change.BackupPath);
+        Assert.Equal("old\n", scratch.Read(change.BackupPath!));
+        Assert.Equal("new\n", scratch.Read("/etc/sysctl.conf"));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(scratch.HostPath("/etc/sysctl.conf")));
+        Assert.DoesNotContain(Directory.GetFiles(scratch.HostPath("/etc")), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Writing_through_a_symlink_replaces_the_target_and_keeps_the_link()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysctl.conf", "old\n").Dir("/etc/sysctl.d");
+        File.CreateSymbolicLink(scratch.HostPath("/etc/sysctl.d/99-sysctl.conf"), "../sysctl.conf");
+        new AtomicFileWriter(scratch.Root).Write("/etc/sysctl.d/99-sysctl.conf", "new\n");
+        Assert.Equal("new\n", scratch.Read("/etc/sysctl.conf"));
+        Assert.NotNull(new FileInfo(scratch.HostPath("/etc/sysctl.d/99-sysctl.conf")).LinkTarget);
+    }
+
+    [Fact]
+    public void Undo_restores_the_old_content_or_removes_a_created_file()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/a.conf", "old\n");
+        var writer = new AtomicFileWriter(scratch.Root);
+        var replaced = writer.Write("/etc/a.conf", "new\n");
+        var created = writer.Write("/etc/b.conf", "new\n");
+        writer.Undo(replaced);
+        writer.Undo(created);
+        Assert.Equal("old\n", scratch.Read("/etc/a.conf"));
+        Assert.False(File.Exists(scratch.HostPath("/etc/b.conf")));
+    }
+
+    [Fact]
+    public void Delete_moves_the_file_to_a_backup()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysconfig/network-scripts/ifcfg-br0", "DEVICE=br0\n");
+        var change = new AtomicFileWriter(scratch.Root).Delete("/etc/sysconfig/network-scripts/ifcfg-br0");
+        Assert.True(change.Deleted);
+        Assert.False(File.Exists(scratch.HostPath("/etc/sysconfig/network-scripts/ifcfg-br0")));
+        Assert.Equal("DEVICE=br0\n", scratch.Read(change.BackupPath!));
+        Assert.EndsWith(".bak", change.BackupPath);
+    }
+
+    [Fact]
+    public void A_directory_in_the_way_is_an_error_and_nothing_is_written()
+    {
+        using var scratch = new ScratchRoot().Dir("/etc/sysctl.d/90-x.conf");
+        var e = Assert.Throws<KvmHostException>(() => new AtomicFileWriter(scratch.Root).Write("/etc/sysctl.d/90-x.conf", "a\n"));
+        Assert.Equal(ErrorIds.NotADirectory, e.ErrorId);
+        Assert.Single(Directory.GetFileSystemEntries(scratch.HostPath("/etc/sysctl.d")));
+    }
+
+    [Fact]
+    public void A_read_only_directory_fails_cleanly_when_not_root()
+    {
+        if (Privileges.IsRoot) return; // root ignores directory modes; the read-only mount case runs in the Pester fault suite
+        using var scratch = new ScratchRoot().Put("/etc/a.conf", "old\n");
+        File.SetUnixFileMode(scratch.HostPath("/etc"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        try
+        {
+            var e = Assert.Throws<KvmHostException>(() => new AtomicFileWriter(scratch.Root).Write("/etc/a.conf", "new\n"));
+            Assert.Equal(ErrorIds.FileWriteFailed, e.ErrorId);
+            Assert.Equal("old\n", scratch.Read("/etc/a.conf"));
+        }
+        finally
+        {
+            File.SetUnixFileMode(scratch.HostPath("/etc"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+}
