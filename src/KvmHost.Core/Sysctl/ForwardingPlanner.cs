@@ -99,6 +99,10 @@ public sealed class ForwardingPlanner
     public ForwardingPlan Plan(ForwardingRequest request)
     {
         string target = ValidateTarget(request.ConfigurationFile, out string? existingText);
+        if (request.Uplink is { } uplink && !IsInterfaceName(uplink))
+            throw new KvmHostException(ErrorIds.ForwardingUplinkInvalid, FailureKind.InvalidArgument,
+                $"'{uplink}' is not an interface name (at most 15 bytes, no '/', ':' or whitespace).", uplink,
+                "Pass the bridge or NIC name as 'ip link' shows it, for example br0.");
         string desired = request.Enabled ? "1" : "0";
         var keys = request.Families.Select(KeyOf).ToList();
         var want = keys.ToDictionary(k => k, _ => desired);
@@ -301,6 +305,10 @@ public sealed class ForwardingPlanner
             .Concat(runtimeWrites.Where(r => Concerns(r.Key)).Select(r => $"{SysctlKey.ProcPath(r.Key)}: {r.Current ?? "?"} -> {r.Desired}"))
             .ToArray();
     }
+
+    private static bool IsInterfaceName(string name) =>
+        name.Length is > 0 and <= 15 && name is not "." and not ".." && System.Text.Encoding.UTF8.GetByteCount(name) <= 15 &&
+        !name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c) || char.IsControl(c));
 
     private static SysctlFile NewDropIn()
     {

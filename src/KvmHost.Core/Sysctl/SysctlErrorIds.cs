@@ -13,4 +13,7 @@ public static partial class ErrorIds
 
     /// <summary>-Path does not name a usable sysctl configuration file.</summary>
     public const string SysctlPathInvalid = nameof(SysctlPathInvalid);
+
+    /// <summary>-Uplink is not a possible interface name (it becomes part of a /proc/sys path).</summary>
+    public const string ForwardingUplinkInvalid = nameof(ForwardingUplinkInvalid);
 }

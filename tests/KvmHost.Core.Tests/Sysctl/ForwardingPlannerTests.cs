@@ -106,6 +106,18 @@ public class ForwardingPlannerTests
     }
 
     [Theory]
+    [InlineData("../../../etc")]
+    [InlineData("br0 ")]
+    [InlineData("a-name-longer-than-15")]
+    public void An_uplink_that_is_not_an_interface_name_is_refused(string uplink)
+    {
+        using var scratch = new ScratchRoot();
+        var e = Assert.Throws<KvmHostException>(() =>
+            Planner(scratch).Plan(new ForwardingRequest { Families = [ForwardingFamily.IPv6], Uplink = uplink }));
+        Assert.Equal(ErrorIds.ForwardingUplinkInvalid, e.ErrorId);
+    }
+
+    [Theory]
     [InlineData("etc/sysctl.conf", ErrorIds.SysctlPathInvalid)]
     [InlineData("/etc/../../outside.conf", ErrorIds.PathEscapesRoot)]
     [InlineData("/etc/sysctl.d", ErrorIds.NotADirectory)]
