@@ -174,30 +174,36 @@ public sealed class ForwardingPlanner
     }
 
     /// <summary>
-    /// Writes the approved files, then the approved kernel values. If a kernel write fails, the files
-    /// written by this call are restored, so a failure leaves the host as it was.
+    /// Writes the approved files, then the approved kernel values. If a write fails, what this call
+    /// already wrote is put back (files from their backups, kernel values to what they were), so a
+    /// failure leaves the host as it was, and the error says what failed.
     /// </summary>
     public IReadOnlyList<FileChange> Apply(ForwardingPlan plan, AtomicFileWriter writer, Func<FilePlan, bool> approveFile, Func<RuntimePlan, bool> approveRuntime)
     {
         var changes = new List<FileChange>();
-        foreach (var file in plan.Files.Where(approveFile))
-            changes.Add(writer.Write(file.Path, file.NewText));
+        var written = new List<RuntimePlan>();
         try
         {
+            foreach (var file in plan.Files.Where(approveFile))
+                changes.Add(writer.Write(file.Path, file.NewText));
             foreach (var write in plan.RuntimeWrites.Where(approveRuntime))
+            {
                 _kernel.Write(write.Key, write.Desired);
+                written.Add(write);
+            }
         }
         catch (KvmHostException)
         {
-            foreach (var change in changes) writer.Undo(change);
+            foreach (var change in Enumerable.Reverse(changes)) writer.Undo(change);
+            foreach (var write in written.Where(w => w.Current is not null))
+            {
+                try { _kernel.Write(write.Key, write.Current!); }
+                catch (KvmHostException) { } // the original failure is the one to report
+            }
             throw;
         }
         return changes;
     }
-
-    /// <summary>The state with the running kernel read now (after Apply).</summary>
-    public IReadOnlyList<IpForwardingState> Refresh(IReadOnlyList<IpForwardingState> states) =>
-        states.Select(s => s with { RuntimeValue = ParseInt(_kernel.Read(KeyOf(s.AddressFamily))) }).ToList();
 
     private string ValidateTarget(string configurationFile, out string? existingText)
     {
