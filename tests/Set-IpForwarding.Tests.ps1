@@ -26,27 +26,34 @@ BeforeAll {
     }
 
     function Invoke-InForwardingNamespace([string[]] $HarnessOptions, [string] $Script) {
-        # Runs $Script with the built module in a child pwsh inside the namespace; it prints one JSON document.
+        # Runs $Script with the built module in a child pwsh inside the namespace; it prints '--- result ---', then JSON.
         $file = Join-Path ([IO.Path]::GetTempPath()) ("kvmhost-fwd-" + [guid]::NewGuid().ToString('N') + '.ps1')
         Set-Content -LiteralPath $file -Value ("Import-Module '$(Get-KvmHostModulePath)'`n" + $Script)
         try {
             $pwsh = Get-PwshInvocation
             $output = & $harness @HarnessOptions -- @pwsh -NoProfile -NonInteractive -File $file 2>&1
             if ($LASTEXITCODE -ne 0) { throw "namespace run failed ($LASTEXITCODE): $($output -join "`n")" }
-            ($output | Where-Object { $_ -is [string] }) -join "`n" | ConvertFrom-Json
+            # -WhatIf messages go to the child's host output too: the JSON follows the marker line.
+            $text = ($output | Where-Object { $_ -is [string] }) -join "`n"
+            $text.Substring($text.LastIndexOf('--- result ---') + 14) | ConvertFrom-Json
         } finally { Remove-Item -LiteralPath $file -ErrorAction SilentlyContinue }
     }
 
     $liveScript = @'
 [IO.File]::WriteAllText('/proc/sys/net/ipv4/ip_forward', "0`n")
 $before = [IO.File]::ReadAllText('/proc/sys/net/ipv4/ip_forward').Trim()
+$whatIf = Set-IpForwarding -Root / -WhatIf -WarningAction SilentlyContinue
+$afterWhatIf = [IO.File]::ReadAllText('/proc/sys/net/ipv4/ip_forward').Trim()
+$fileAfterWhatIf = Test-Path /etc/sysctl.d/90-kvmhost-forwarding.conf
 $first = Set-IpForwarding -Root / -WarningAction SilentlyContinue
 $second = Set-IpForwarding -Root / -WarningAction SilentlyContinue
 $get = Get-IpForwarding -AddressFamily IPv4 -WarningAction SilentlyContinue
+'--- result ---'
 [pscustomobject]@{
     Before = $before
     After = [IO.File]::ReadAllText('/proc/sys/net/ipv4/ip_forward').Trim()
     File = [IO.File]::ReadAllText('/etc/sysctl.d/90-kvmhost-forwarding.conf')
+    WhatIf = $whatIf; AfterWhatIf = $afterWhatIf; FileAfterWhatIf = $fileAfterWhatIf
     First = $first; Second = $second; Get = $get
 } | ConvertTo-Json -Depth 4
 '@
@@ -54,10 +61,14 @@ $get = Get-IpForwarding -AddressFamily IPv4 -WarningAction SilentlyContinue
 
 Describe 'Set-IpForwarding' {
     Context 'for real, in a network namespace the test creates' {
-        It 'turns the namespace''s ip_forward from 0 to 1, writes the drop-in, and a second run changes nothing' -Skip:(-not $canNamespace) {
+        It 'turns the namespace''s ip_forward from 0 to 1 (not under -WhatIf), writes the drop-in, and a second run changes nothing' -Skip:(-not $canNamespace) {
             $hostValue = (Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim()
             $result = Invoke-InForwardingNamespace @() $liveScript
             $result.Before | Should -Be '0'
+            $result.WhatIf.WhatIf | Should -BeTrue
+            $result.WhatIf.PlannedChanges | Should -Contain '/proc/sys/net/ipv4/ip_forward: 0 -> 1'
+            $result.AfterWhatIf | Should -Be '0'
+            $result.FileAfterWhatIf | Should -BeFalse
             $result.After | Should -Be '1'
             $result.File | Should -Match '(?m)^net\.ipv4\.ip_forward = 1$'
             $result.First.Changed | Should -BeTrue
