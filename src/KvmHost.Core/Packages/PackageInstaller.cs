@@ -96,10 +96,7 @@ public sealed class PackageInstaller
     {
         if (plan.Install is null)
             return new InstallOutcome(plan.Before, [], [], null);
-        if (!Privileges.IsRoot)
-            throw new KvmHostException(ErrorIds.NotRoot, FailureKind.PermissionDenied,
-                $"Installing {string.Join(", ", plan.Missing)} needs root privileges; nothing was changed.", PackageManager,
-                "Run pwsh as root (sudo pwsh); Get-KvmPackages shows what is missing without root.");
+        RequireRoot(plan);
 
         var notes = new List<string>();
         if (plan.EnableModule is not null)
@@ -124,6 +121,15 @@ public sealed class PackageInstaller
         var transaction = PackageManagerOutput.TransactionPackages(result.StandardOutput);
         var failure = result.Succeeded ? null : PackageManagerOutput.Classify(result, plan.Missing);
         return Finish(plan, transaction, notes, failure, cancellationToken);
+    }
+
+    /// <summary>Installing needs root, into another root as well: rpm chroots into it.</summary>
+    public void RequireRoot(InstallPlan plan)
+    {
+        if (Privileges.IsRoot) return;
+        throw new KvmHostException(ErrorIds.NotRoot, FailureKind.PermissionDenied,
+            $"Installing {string.Join(", ", plan.Missing)} needs root privileges; nothing was changed.", PackageManager,
+            "Run pwsh as root (sudo pwsh); Get-KvmPackages and -WhatIf show what is missing without root.");
     }
 
     private InstallOutcome Finish(InstallPlan plan, IReadOnlyList<string> transaction, List<string> notes,
@@ -182,6 +188,15 @@ public sealed class PackageInstaller
     {
         if (_release.PackageManager == PackageManagerKind.Apt)
             return PackageQuery.ParseDpkg(_runner.Run(PackageQuery.DpkgRequest(_root, names), cancellationToken));
+        if (!_root.IsLive)
+        {
+            // The host's rpm decides the database path for the root too (so does the host's dnf). A RHEL 8
+            // image read from a RHEL 9+ host has /var/lib/rpm while the host looks in /usr/lib/sysimage/rpm:
+            // it then looks empty here, exactly as it does to rpm and dnf on that host.
+            string databasePath = _runner.Run(PackageQuery.RpmDatabasePathRequest(), cancellationToken)
+                .EnsureSuccess("rpm cannot tell where its database is; check rpm's macros.").StandardOutput.Trim();
+            if (!PackageQuery.HasRpmDatabase(_root, databasePath)) return new Dictionary<string, string>();
+        }
         return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken), names);
     }
 

@@ -24,6 +24,21 @@ public static class PackageQuery
         return new CommandRequest("rpm", arguments) { Timeout = TimeSpan.FromMinutes(1) };
     }
 
+    /// <summary>rpm --eval %{_dbpath}: where this machine's rpm keeps its database, as a path inside any root.</summary>
+    public static CommandRequest RpmDatabasePathRequest() =>
+        new("rpm", "--eval", "%{_dbpath}") { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>
+    /// True when the root holds an rpm database at <paramref name="databasePath"/>. rpm -q creates an
+    /// empty database where there is none, so a root without one is not queried: reading must not write.
+    /// </summary>
+    public static bool HasRpmDatabase(HostRoot root, string databasePath)
+    {
+        if (!databasePath.StartsWith('/')) return true; // an unexpanded macro: let rpm decide
+        string directory = root.Resolve(databasePath);
+        return Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any();
+    }
+
     /// <summary>dpkg-query reads the root's status file through --admindir; no chroot needed.</summary>
     public static CommandRequest DpkgRequest(HostRoot root, IReadOnlyList<string> names)
     {

@@ -57,37 +57,35 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
         var names = PackageSet.Resolve(Release, Name, NoDefaultPackages);
         var installer = new PackageInstaller(HostRoot, Runner, Release);
         var options = new InstallOptions { EnableRepositories = EnableRepository, Timeout = TimeSpan.FromSeconds(TimeoutSec) };
-        if (HostRoot.IsLive) Privileges.RequireRootFor(HostRoot, "Installing packages");
-
-        InstallPlan plan;
-        using (HostLock.Acquire(HostRoot, TimeSpan.FromMinutes(5), Cancellation))
+        // The first plan only names the command for -WhatIf/-Confirm; nothing is locked or written for it.
+        var plan = installer.Plan(names, options, Cancellation);
+        if (plan.Install is null)
         {
-            plan = installer.Plan(names, options, Cancellation);
-            if (plan.Install is null)
-            {
-                WriteVerbose($"{Release}: all of {string.Join(", ", names)} installed; {installer.PackageManager} not started.");
-                foreach (var package in plan.Before) WriteObject(package);
-                return;
-            }
-            string target = HostRoot.IsLive ? "this host" : HostRoot.Path;
-            if (!ShouldProcess(target, $"{plan.Install.CommandLine}"))
-            {
-                foreach (var package in plan.Before) WriteObject(PackageInstaller.AsWouldInstall(package));
-                return;
-            }
-
-            var progress = new ProgressRecord(1, $"Installing {plan.Missing.Count} package(s) with {installer.PackageManager}", "Resolving dependencies");
-            WriteProgress(progress);
-            var outcome = installer.Install(plan, step => ReportStep(progress, step), Cancellation);
-            progress.RecordType = ProgressRecordType.Completed;
-            WriteProgress(progress);
-
-            foreach (string note in outcome.Notes) WriteVerbose(note);
-            if (outcome.Transaction.Count > 0)
-                WriteVerbose($"The transaction installed {string.Join(", ", outcome.Transaction)}.");
-            foreach (var package in outcome.Packages) WriteObject(package);
-            if (outcome.Failure is not null) WriteFailure(outcome.Failure);
+            WriteVerbose($"{Release}: {string.Join(", ", names)} all installed; {installer.PackageManager} not started.");
+            foreach (var package in plan.Before) WriteObject(package);
+            return;
         }
+        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, plan.Install.CommandLine))
+        {
+            foreach (var package in plan.Before) WriteObject(PackageInstaller.AsWouldInstall(package));
+            return;
+        }
+
+        installer.RequireRoot(plan);
+        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromMinutes(5), Cancellation);
+        // Planned again under the lock: a parallel run may have installed some of it meanwhile.
+        plan = installer.Plan(names, options, Cancellation);
+        var progress = new ProgressRecord(1, $"Installing {plan.Missing.Count} package(s) with {installer.PackageManager}", "Resolving dependencies");
+        WriteProgress(progress);
+        var outcome = installer.Install(plan, step => ReportStep(progress, step), Cancellation);
+        progress.RecordType = ProgressRecordType.Completed;
+        WriteProgress(progress);
+
+        foreach (string note in outcome.Notes) WriteVerbose(note);
+        if (outcome.Transaction.Count > 0)
+            WriteVerbose($"The transaction installed {string.Join(", ", outcome.Transaction)}.");
+        foreach (var package in outcome.Packages) WriteObject(package);
+        if (outcome.Failure is not null) WriteFailure(outcome.Failure);
     }
 
     private void ReportStep(ProgressRecord progress, TransactionStep step)
