@@ -251,7 +251,7 @@ public sealed class PackageInstaller
 
     private static void ValidateRepositoryId(string repository)
     {
-        if (System.Text.RegularExpressions.Regex.IsMatch(repository, @"^[A-Za-z0-9_.:*-]{1,200}$") && !repository.StartsWith('-')) return;
+        if (System.Text.RegularExpressions.Regex.IsMatch(repository, @"^[A-Za-z0-9_.:*-]{1,200}\z") && !repository.StartsWith('-')) return;
         throw new KvmHostException(ErrorIds.PackageNameInvalid, FailureKind.InvalidArgument,
             $"'{repository}' is not a valid repository id; nothing was run.", repository,
             "Repository ids contain letters, digits and . _ - : * (see 'dnf repolist --all').");

@@ -68,8 +68,14 @@ public static class PackageQuery
                 continue;
             }
             int space = line.IndexOf(' ');
-            if (space <= 0) continue;
-            installed[line[..space]] = line[(space + 1)..];
+            if (space > 0)
+            {
+                installed[line[..space]] = line[(space + 1)..];
+                continue;
+            }
+            // Without the query format (an rpm that ignored it, or a pasted transcript): a NEVRA.
+            string name = PackageManagerOutput.NameOf(line);
+            if (name != line) installed[name] = VersionOf(line, name);
         }
         bool errors = result.StandardError.Split('\n').Any(l => l.TrimStart().StartsWith("error:", StringComparison.Ordinal));
         if (errors || result.ExitCode != notInstalled)
@@ -95,6 +101,14 @@ public static class PackageQuery
             .All(l => l.StartsWith("dpkg-query: no packages found matching ", StringComparison.Ordinal));
         if (result.ExitCode > 1 || !onlyUnknownNames) throw QueryFailed(result);
         return installed;
+    }
+
+    // "deptest-obsoletes-1.0-1.noarch" -> "1.0-1": what follows the name, without the architecture.
+    private static string VersionOf(string nevra, string name)
+    {
+        string rest = nevra[(nevra.IndexOf(name, StringComparison.Ordinal) + name.Length + 1)..];
+        int dot = rest.LastIndexOf('.');
+        return dot > 0 ? rest[..dot] : rest;
     }
 
     private static KvmHostException QueryFailed(CommandResult result) =>

@@ -8,7 +8,8 @@ public static class PackageSet
 {
     // rpm and Debian package names use letters, digits and ._+- only. Refusing everything else keeps a
     // name from being read as an option (a leading '-') or as more than one word by anything downstream.
-    private static readonly Regex ValidName = new(@"^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}$", RegexOptions.CultureInvariant);
+    // \z, not $: $ also matches before a final newline.
+    private static readonly Regex ValidName = new(@"^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}\z", RegexOptions.CultureInvariant);
 
     /// <summary>
     /// The release's packages (unless <paramref name="withoutDefaults"/>) followed by <paramref name="extra"/>,
