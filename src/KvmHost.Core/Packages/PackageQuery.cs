@@ -97,9 +97,10 @@ public static class PackageQuery
             string status = fields[2].Trim();
             if (status.Length >= 2 && status[1] == 'i') installed[fields[0]] = fields[1];
         }
-        bool onlyUnknownNames = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .All(l => l.StartsWith("dpkg-query: no packages found matching ", StringComparison.Ordinal));
-        if (result.ExitCode > 1 || !onlyUnknownNames) throw QueryFailed(result);
+        // Exit 1 with "no packages found matching X" is an unknown name; warnings about the status file's
+        // fields are not failures. dpkg-query exits 2 on real errors.
+        bool errors = result.StandardError.Split('\n').Any(l => l.StartsWith("dpkg-query: error", StringComparison.Ordinal));
+        if (result.ExitCode > 1 || errors) throw QueryFailed(result);
         return installed;
     }
 

@@ -52,6 +52,16 @@ public class PackageOutputTests
     }
 
     [Fact]
+    public void Dpkg_query_warnings_about_the_status_file_are_no_failure_but_errors_are()
+    {
+        // dpkg-query 1.21 here, on a status file without Description fields.
+        const string warning = "dpkg-query: warning: parsing file '/r/var/lib/dpkg/status' near line 5 package 'virtinst':\n missing 'Description' field\n";
+        Assert.Empty(PackageQuery.ParseDpkg(Result("dpkg-query", 1, "virtinst\t1:4.1.0-3\trc \n", warning)));
+        var e = Assert.Throws<KvmHostException>(() => PackageQuery.ParseDpkg(Result("dpkg-query", 2, "", "dpkg-query: error: failed to open package info file '/r/var/lib/dpkg/status' for reading: Permission denied\n")));
+        Assert.Equal(ErrorIds.PackageQueryFailed, e.ErrorId);
+    }
+
+    [Fact]
     public void Dnf_transaction_lines_become_progress_with_the_package_name()
     {
         var lines = Fixture("dnf-install-nginx-with-gpg-import-alma9.2.txt").Split('\n');
