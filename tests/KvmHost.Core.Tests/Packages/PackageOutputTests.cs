@@ -85,10 +85,20 @@ public class PackageOutputTests
     }
 
     [Fact]
-    public void Yum3_transaction_lines_with_an_epoch_are_read_too()
+    public void A_real_yum3_transaction_gives_every_installed_name_epochs_stripped_and_steady_progress()
     {
-        var step = PackageManagerOutput.ParseStep("  Installing : 10:qemu-kvm-1.5.3-175.el7_9.6.x86_64                              3/6 ");
-        Assert.Equal(("Installing", "qemu-kvm", 3, 6, 45), (step!.Phase, step.Package, step.Index, step.Total, step.Percent));
+        string output = Fixture("yum-install-mariadb-transaction-rhel7.txt");
+        var installed = PackageManagerOutput.TransactionPackages(output);
+        Assert.Equal(39, installed.Count);
+        Assert.Contains("perl", installed);          // "4:perl-5.16.3-294.el7_6.x86_64"
+        Assert.Contains("perl-parent", installed);   // "1:perl-parent-0.225-244.el7.noarch"
+        Assert.Contains("MariaDB-shared", installed);
+        Assert.DoesNotContain("mariadb-libs", installed); // erased, not installed
+
+        var steps = output.Split('\n').Select(PackageManagerOutput.ParseStep).OfType<TransactionStep>().ToList();
+        Assert.Equal((39, 1, 40), (steps.Count(s => s.Phase == "Installing"), steps.Count(s => s.Phase == "Erasing"), steps.Count(s => s.Phase == "Verifying")));
+        Assert.Equal(steps.Select(s => s.Percent).Order(), steps.Select(s => s.Percent)); // never goes back
+        Assert.Equal(("Verifying", "mariadb-libs", 100), (steps[^1].Phase, steps[^1].Package, steps[^1].Percent));
     }
 
     [Theory]
