@@ -144,14 +144,6 @@ Describe 'Install-KvmPackages into a scratch root with the real dnf' -Tag Packag
         } finally { Remove-ScratchRoot $root }
     }
 
-    It 'is a terminating error for PackageNotFound under -ErrorAction Stop' {
-        $root = New-PackageRoot -Repo $repo
-        try {
-            { Install-KvmPackages -Root $root -Name kvmhost-no-such-package -NoDefaultPackages -ErrorAction Stop } |
-                Should -Throw -ErrorId 'PackageNotFound,KvmHost.Commands.InstallKvmPackagesCommand'
-        } finally { Remove-ScratchRoot $root }
-    }
-
     It 'changes nothing under -WhatIf and says what it would install' {
         $root = New-PackageRoot -Repo $repo
         try {

@@ -76,7 +76,7 @@ public sealed class PackageInstaller
                 $"apt-get cannot install into another root ({_root.Path}); nothing was run.", _root.Path,
                 "Install into a Debian or Ubuntu image from inside it (chroot, systemd-nspawn), or build it with debootstrap/mmdebstrap --include.");
         if (_release.PackageManager == PackageManagerKind.Apt && options.EnableRepositories.Count > 0)
-            throw new KvmHostException(ErrorIds.PackageRootUnsupported, FailureKind.InvalidArgument,
+            throw new KvmHostException(ErrorIds.PackageOptionUnsupported, FailureKind.InvalidArgument,
                 "-EnableRepository applies to yum and dnf only; apt-get has no per-run repository switch.", options.EnableRepositories[0],
                 "Add the repository to /etc/apt/sources.list.d and run apt-get update first.");
 

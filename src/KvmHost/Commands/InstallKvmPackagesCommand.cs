@@ -65,7 +65,8 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
             foreach (var package in plan.Before) WriteObject(package);
             return;
         }
-        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, plan.Install.CommandLine))
+        string action = plan.EnableModule is null ? plan.Install.CommandLine : $"{plan.EnableModule.CommandLine}, then {plan.Install.CommandLine}";
+        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, action))
         {
             foreach (var package in plan.Before) WriteObject(PackageInstaller.AsWouldInstall(package));
             return;

@@ -154,6 +154,9 @@ public class PackageInstallerTests : IDisposable
 
         var e = Assert.Throws<KvmHostException>(() => new PackageInstaller(_scratch.Root, runner, debian).Plan(["virtinst"], Defaults, CancellationToken.None));
         Assert.Equal(ErrorIds.PackageRootUnsupported, e.ErrorId);
+        var option = Assert.Throws<KvmHostException>(() => new PackageInstaller(HostRoot.Live, runner, debian)
+            .Plan(["virtinst"], Defaults with { EnableRepositories = ["backports"] }, CancellationToken.None));
+        Assert.Equal(ErrorIds.PackageOptionUnsupported, option.ErrorId);
     }
 
     [Fact]
