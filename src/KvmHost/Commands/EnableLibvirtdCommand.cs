@@ -36,7 +36,8 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
 
         var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
         daemons.EnsureSystemdRunning();
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        // -WhatIf leaves no trace, not even the lock file.
+        using var hostLock = WhatIfRequested ? null : HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
         LibvirtPlan plan = daemons.Plan(Mode);
 
         var done = new List<string>();
@@ -65,6 +66,10 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
         if (HostRoot.IsLive && !whatIf && !state.Reachable) throw daemons.NotReachable(state);
         WriteObject(state);
     }
+
+    private bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
 
     private static string PropertyText(PSObject package, string name) =>
         package.Properties[name]?.Value?.ToString() ?? string.Empty;
