@@ -260,7 +260,7 @@ mkdir -p /etc/systemd/system/libvirtd.service.d &&
 printf '[Service]\nExecStart=\nExecStart=/bin/sh -c "echo kvmhost-test: libvirtd cannot start >&2; exit 3"\n' > /etc/systemd/system/libvirtd.service.d/broken.conf &&
 systemctl daemon-reload && systemctl stop libvirtd.service
 '@
-            $run = Invoke-KvmHostInBox -Name $box.Name -Command 'Enable-Libvirtd -TimeoutSec 15'
+            $run = Invoke-KvmHostInBox -Name $box.Name -Command 'Enable-Libvirtd -TimeoutSec 8'
             $run.ErrorId | Should -Be 'LibvirtNotReachable,KvmHost.Commands.EnableLibvirtdCommand'
             $run.Message | Should -Match 'kvmhost-test: libvirtd cannot start'
         }
