@@ -52,7 +52,8 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
             }
             if (plan.Retiring.Count > 0 && !warned)
             {
-                WriteWarning($"Switching to the {plan.Layout.ToString().ToLowerInvariant()} libvirt daemons: stopping and disabling "
+                string how = HostRoot.IsLive ? "stopping and disabling" : "disabling (in the image)";
+                WriteWarning($"Switching to the {plan.Layout.ToString().ToLowerInvariant()} libvirt daemons: {how} "
                     + $"{string.Join(", ", plan.Retiring)} first. Running guests keep running.");
                 warned = true;
             }
