@@ -52,6 +52,8 @@ function Invoke-Build {
         Copy-Item (Join-Path $bin $file) $moduleOut
     }
     Copy-Item (Join-Path $repo 'KvmHost.psd1') $moduleOut
+    # The compliance suite ships with the module so auditors run exactly what the module's authors test.
+    Copy-Item (Join-Path $repo 'src/KvmHost/Compliance') $moduleOut -Recurse
     Merge-FormatFiles -Source (Join-Path $repo 'src/KvmHost/Formats') -Destination (Join-Path $moduleOut 'KvmHost.format.ps1xml')
     Get-ChildItem (Join-Path $repo 'en-US') -Filter 'about_*.help.txt' | Copy-Item -Destination (Join-Path $moduleOut 'en-US')
     # Help is generated in a child pwsh: it imports the built module to read each cmdlet's real syntax.
@@ -90,7 +92,7 @@ function Invoke-UnitTests {
     $trx = Join-Path $resultsDir 'unit.trx'
     Remove-Item $trx -ErrorAction SilentlyContinue
     & dotnet test "$repo/tests/KvmHost.Core.Tests/KvmHost.Core.Tests.csproj" -c $Configuration --nologo `
-        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal'
+        --logger "trx;LogFileName=$trx" --logger 'console;verbosity=minimal' | Out-Host
     $exit = $LASTEXITCODE
     if (-not (Test-Path $trx)) { throw "dotnet test produced no results (exit code $exit)" }
     $counters = ([xml](Get-Content -Raw $trx)).TestRun.ResultSummary.Counters
@@ -114,7 +116,7 @@ function Invoke-PesterTests {
     if ($Tag) { $arguments += @('-Tag', ($Tag -join ',')) }
     if ($ExcludeTag) { $arguments += @('-ExcludeTag', ($ExcludeTag -join ',')) }
     # A child pwsh: the module is binary and cannot be unloaded, so the build session never imports it.
-    & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') @arguments
+    & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') @arguments | Out-Host
     if (-not (Test-Path $summary)) { throw "Pester produced no summary (exit code $LASTEXITCODE)" }
     $result = Get-Content -Raw $summary | ConvertFrom-Json
     [pscustomobject]@{ Suite = 'Pester'; Passed = $result.Passed; Failed = $result.Failed; Skipped = $result.Skipped }

@@ -99,13 +99,21 @@ public static class QemuHostValidator
         bool groups = root.DirectoryExists("/sys/kernel/iommu_groups") &&
             Directory.EnumerateFileSystemEntries(root.Resolve("/sys/kernel/iommu_groups")).Any();
         string cmdline = root.TryReadText("/proc/cmdline", 64 * 1024) ?? string.Empty;
-        string flag = dmar ? "intel_iommu=on" : "amd_iommu=on";
+        // Without an ACPI table the CPU vendor decides which kernel switch applies.
+        bool intel = dmar || (!ivrs && CpuVendor(root) != "AuthenticAMD");
+        string flag = intel ? "intel_iommu=on" : "amd_iommu=on";
         yield return groups
             ? new HostCheck("IOMMU enabled by kernel", CheckResult.Pass, "/sys/kernel/iommu_groups is populated") { Area = "Iommu" }
             : new HostCheck("IOMMU enabled by kernel", CheckResult.Warn, "no IOMMU groups: the kernel has not enabled the IOMMU",
                 cmdline.Contains(flag, StringComparison.Ordinal)
                     ? $"{flag} is on the kernel command line but no groups exist: check the firmware setting."
                     : $"Add {flag} iommu=pt to the kernel command line (grubby --update-kernel=ALL --args='{flag} iommu=pt') and reboot.") { Area = "Iommu" };
+    }
+
+    private static string? CpuVendor(HostRoot root)
+    {
+        byte[]? cpuinfo = root.TryReadBytes("/proc/cpuinfo", 64 * 1024 * 1024);
+        return cpuinfo is null ? null : CpuInfo.Parse(cpuinfo).VendorId;
     }
 
     internal static HostCheck SecureGuestCheck(HostRoot root)

@@ -65,6 +65,8 @@ public class QemuHostValidatorTests
         var kernel = Find(checks, "IOMMU enabled by kernel");
         Assert.Equal(CheckResult.Warn, kernel.Result);
         Assert.Contains("intel_iommu=on", kernel.Hint);
+        using var amd = new ScratchRoot().PutFixture("/proc/cpuinfo", "cpuinfo/amd-epyc-7451-2s-svm.txt");
+        Assert.Contains("amd_iommu=on", Find(QemuHostValidator.IommuChecks(amd.Root), "IOMMU enabled by kernel").Hint);
         scratch.Dir("/sys/kernel/iommu_groups/0");
         Assert.Equal(CheckResult.Pass, Find(QemuHostValidator.IommuChecks(scratch.Root), "IOMMU enabled by kernel").Result);
     }

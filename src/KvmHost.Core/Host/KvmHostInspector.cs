@@ -1,0 +1,137 @@
+using KvmHost.Core.Cpu;
+using KvmHost.Core.Packages;
+using KvmHost.Core.Platform;
+using KvmHost.Core.Services;
+using KvmHost.Core.Sysctl;
+
+namespace KvmHost.Core.Host;
+
+/// <summary>What Test-KvmHost compares the host against.</summary>
+public sealed record KvmHostExpectation
+{
+    /// <summary>The bridge guests should attach to; null to skip the bridge checks.</summary>
+    public string? BridgeName { get; init; } = "br0";
+
+    public string ForwardingFile { get; init; } = ForwardingPlanner.DefaultDropIn;
+
+    public TimeSpan LibvirtTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>
+/// The read side of every step at once. Each area is asked through its own read API (the same code
+/// the Get-* cmdlets use); an area that cannot be read becomes a failed check with the reason, so one
+/// broken part never hides the verdict on the others.
+/// </summary>
+public sealed class KvmHostInspector
+{
+    private readonly HostRoot _root;
+    private readonly ICommandRunner _runner;
+    private readonly CancellationToken _cancellation;
+    private readonly Func<HostRoot, string, IEnumerable<HostCheck>>? _bridgeChecks;
+
+    /// <param name="bridgeChecks">The bridge area's checks for a bridge name (supplied by the bridge area).</param>
+    public KvmHostInspector(HostRoot root, ICommandRunner runner, CancellationToken cancellation,
+        Func<HostRoot, string, IEnumerable<HostCheck>>? bridgeChecks = null)
+    {
+        _root = root;
+        _runner = runner;
+        _cancellation = cancellation;
+        _bridgeChecks = bridgeChecks;
+    }
+
+    public KvmHostReport Inspect(KvmHostExpectation expectation)
+    {
+        var checks = new List<HostCheck>();
+
+        KvmCpuSupport? cpu = Guard(checks, "Cpu", "CPU support", () => KvmCpuProbe.Probe(_root));
+        if (cpu is not null) checks.AddRange(cpu.Checks.Select(c => c with { Area = "Cpu" }));
+        checks.AddRange(Guard(checks, "Devices", "Host devices", () => QemuHostValidator.Validate(_root)) ?? []);
+
+        ReleaseProfile? release = Guard(checks, "Release", "Supported release", () => ReleaseProfile.Detect(_root));
+        if (release is not null)
+            checks.Add(new HostCheck("Supported release", CheckResult.Pass, release.ToString()) { Area = "Release" });
+
+        IReadOnlyList<KvmPackage> packages = release is null ? [] : Guard(checks, "Packages", "Package database", () =>
+            new PackageInstaller(_root, _runner, release).Query(PackageSet.Resolve(release, null, false), _cancellation)) ?? [];
+        foreach (var package in packages)
+            checks.Add(package.Status is PackageStatus.AlreadyInstalled or PackageStatus.Installed
+                ? new HostCheck($"{package.Name} installed", CheckResult.Pass, package.Version ?? "installed") { Area = "Packages" }
+                : new HostCheck($"{package.Name} installed", CheckResult.Fail, "not installed", "Install-KvmPackages") { Area = "Packages" });
+
+        LibvirtdState? libvirt = release is null ? null : Guard(checks, "Libvirt", "libvirt daemon", () => ReadLibvirt(release, expectation));
+        if (libvirt is not null) checks.AddRange(LibvirtChecks(libvirt));
+
+        IReadOnlyList<IpForwardingState> forwarding = Guard(checks, "Forwarding", "IP forwarding", () =>
+            new ForwardingPlanner(_root, new KernelParameters(_root)).Inspect([ForwardingFamily.IPv4], expectation.ForwardingFile)) ?? [];
+        foreach (var state in forwarding) checks.AddRange(ForwardingChecks(state));
+
+        if (expectation.BridgeName is { } bridge && _bridgeChecks is not null)
+            checks.AddRange(Guard(checks, "Bridge", $"Bridge {bridge}", () => _bridgeChecks(_root, bridge).ToList()) ?? []);
+
+        return new KvmHostReport
+        {
+            ComputerName = Environment.MachineName,
+            Release = release?.ToString() ?? "unknown",
+            Root = _root.Path,
+            Checks = checks.ToArray(),
+            Cpu = cpu,
+            Packages = packages.ToArray(),
+            Libvirt = libvirt,
+            Forwarding = forwarding.ToArray(),
+        };
+    }
+
+    private LibvirtdState ReadLibvirt(ReleaseProfile release, KvmHostExpectation expectation)
+    {
+        var daemons = new LibvirtDaemons(_root, _runner, () => release.LibvirtLayout, _cancellation);
+        if (_root.IsLive) daemons.EnsureSystemdRunning();
+        var plan = daemons.Plan(LibvirtDaemonMode.Auto);
+        return daemons.Report(plan, changed: false, [], whatIf: false, expectation.LibvirtTimeout, waitForSocket: false);
+    }
+
+    private IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
+    {
+        string units = string.Join(", ", state.Units.Select(u => u.Name));
+        yield return state.Enabled
+            ? new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Pass, units) { Area = "Libvirt" }
+            : new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Fail, $"not all enabled: {units}", "Enable-Libvirtd") { Area = "Libvirt" };
+        if (!state.RuntimeApplied)
+        {
+            yield return new HostCheck("libvirt answers", CheckResult.Note, "not checked: -Root is not the running system") { Area = "Libvirt" };
+            yield break;
+        }
+        yield return state.Reachable
+            ? new HostCheck("libvirt answers", CheckResult.Pass, $"{state.Endpoint}: {state.ProbeDetail}") { Area = "Libvirt" }
+            : new HostCheck("libvirt answers", CheckResult.Fail, $"{state.Endpoint}: {state.ProbeDetail}", "Enable-Libvirtd") { Area = "Libvirt" };
+    }
+
+    private static IEnumerable<HostCheck> ForwardingChecks(IpForwardingState state)
+    {
+        string family = state.AddressFamily.ToString();
+        if (state.Overridden || state.PersistentValue != 1)
+            yield return new HostCheck($"{family} forwarding at boot", CheckResult.Warn,
+                state.PersistentValue is null ? "no sysctl file sets it (kernel default 0)"
+                    : $"boot applies {state.PersistentValue} from {state.EffectiveFile}",
+                "Set-IpForwarding (needed for NAT/routed guest networks, not for a pure bridge)") { Area = "Forwarding" };
+        else
+            yield return new HostCheck($"{family} forwarding at boot", CheckResult.Pass, $"1 from {state.EffectiveFile}") { Area = "Forwarding" };
+        if (state.RuntimeApplied)
+            yield return state.RuntimeValue == 1
+                ? new HostCheck($"{family} forwarding now", CheckResult.Pass, "the running kernel forwards") { Area = "Forwarding" }
+                : new HostCheck($"{family} forwarding now", CheckResult.Warn, $"the running kernel has {state.RuntimeValue}", "Set-IpForwarding") { Area = "Forwarding" };
+    }
+
+    /// <summary>Runs one area's read; a failure there is recorded as a failed check instead of ending the report.</summary>
+    private T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class
+    {
+        try
+        {
+            return read();
+        }
+        catch (KvmHostException e)
+        {
+            checks.Add(new HostCheck(name, CheckResult.Fail, e.Message, e.Hint) { Area = area });
+            return null;
+        }
+    }
+}

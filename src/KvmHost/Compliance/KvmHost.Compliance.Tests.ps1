@@ -1,0 +1,101 @@
+<#
+.SYNOPSIS
+    The desired state of a KVM host as Pester 5 requirements, shipped with the KvmHost module.
+.DESCRIPTION
+    Each It is one requirement an auditor can read. Run it with Pester's own configuration so the
+    report is NUnit XML (or JUnit), for example:
+
+        $suite  = Join-Path (Get-Module KvmHost -ListAvailable)[0].ModuleBase 'Compliance/KvmHost.Compliance.Tests.ps1'
+        $config = New-PesterConfiguration
+        $config.Run.Container = New-PesterContainer -Path $suite -Data @{ BridgeName = 'br0'; BridgeAddress = '192.0.2.10/24' }
+        $config.TestResult.Enabled = $true
+        $config.TestResult.OutputPath = 'kvmhost-compliance.xml'
+        $config.Output.Verbosity = 'Detailed'
+        Invoke-Pester -Configuration $config
+
+    Parameters (all optional): BridgeName (default br0; '' for hosts without a bridge), BridgeAddress
+    (a CIDR the bridge must carry), RequireForwarding (default $true), Root (default '/': an offline
+    root skips the runtime requirements and says so).
+#>
+param(
+    [string] $BridgeName = 'br0',
+    [string] $BridgeAddress,
+    [bool] $RequireForwarding = $true,
+    [string] $Root = '/'
+)
+
+BeforeDiscovery {
+    # The package list is the release's own, so each package becomes its own requirement.
+    Import-Module KvmHost -ErrorAction Stop
+    $packages = @(Get-KvmPackages -Root $Root -ErrorAction SilentlyContinue | ForEach-Object { @{ Package = $_.Name } })
+    $live = $Root -eq '/'
+}
+
+BeforeAll {
+    Import-Module KvmHost -ErrorAction Stop
+    $live = $Root -eq '/'
+}
+
+Describe 'KVM host compliance (root <Root>)' {
+    Context 'CPU and devices' {
+        It 'the CPU can run hardware-accelerated guests (vmx/svm/sie, KVM module, /dev/kvm)' {
+            $cpu = Test-KvmCpuSupport -Root $Root
+            $cpu.Supported | Should -BeTrue -Because "$($cpu.Status): $($cpu.Reason) $($cpu.Hint)"
+        }
+
+        It 'no host device, cgroup or IOMMU check fails' {
+            $failed = (Test-KvmHost -Root $Root -BridgeName '').Checks |
+                Where-Object { $_.Area -in 'Devices', 'Cgroups', 'Iommu', 'SecureGuest' -and $_.Result -eq 'Fail' }
+            $failed | Should -BeNullOrEmpty -Because (($failed | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
+        }
+    }
+
+    Context 'Packages' {
+        It 'package <Package> is installed' -ForEach $packages {
+            $state = Get-KvmPackages -Root $Root -Name $Package -NoDefaultPackages
+            "$($state.Status)" | Should -Be 'AlreadyInstalled' -Because 'Install-KvmPackages installs it'
+        }
+    }
+
+    Context 'libvirt' {
+        It 'the libvirt daemons are enabled at boot' {
+            $state = Get-Libvirtd -Root $Root
+            $state.Enabled | Should -BeTrue -Because (($state.Units | ForEach-Object { "$($_.Name)=$($_.UnitFileState)" }) -join ', ')
+        }
+
+        It 'libvirt answers on qemu:///system' -Skip:(-not $live) {
+            $state = Get-Libvirtd
+            $state.Reachable | Should -BeTrue -Because "$($state.Endpoint): $($state.ProbeDetail)"
+        }
+    }
+
+    Context 'Bridge' -Skip:(-not $BridgeName) {
+        It 'bridge <BridgeName> is configured to come up at boot' {
+            $bridge = Get-HostBridge -Root $Root -Name $BridgeName
+            $bridge | Should -Not -BeNullOrEmpty -Because 'New-HostBridge creates it'
+            $bridge.ConfigurationFiles | Should -Not -BeNullOrEmpty
+        }
+
+        It 'bridge <BridgeName> is up with at least one port' -Skip:(-not $live) {
+            $bridge = Get-HostBridge -Name $BridgeName
+            $bridge.Active | Should -BeTrue
+            $bridge.Ports | Should -Not -BeNullOrEmpty
+        }
+
+        It 'bridge <BridgeName> carries the host address <BridgeAddress>' -Skip:(-not $BridgeAddress) {
+            (Get-HostBridge -Root $Root -Name $BridgeName).Addresses | Should -Contain $BridgeAddress
+        }
+    }
+
+    Context 'Forwarding' -Skip:(-not $RequireForwarding) {
+        It 'IPv4 forwarding wins at boot (no later sysctl file overrides it)' {
+            $state = Get-IpForwarding -AddressFamily IPv4 -Root $Root
+            $state.PersistentValue | Should -Be 1 -Because "boot applies the value from $($state.EffectiveFile)"
+            $state.Overridden | Should -BeFalse
+        }
+
+        It 'IPv4 forwarding is on in the running kernel' -Skip:(-not $live) {
+            (Get-IpForwarding -AddressFamily IPv4).RuntimeValue | Should -Be 1
+        }
+    }
+}
