@@ -15,4 +15,5 @@ public static partial class ErrorIds
     public const string BridgeConfirmationRequired = nameof(BridgeConfirmationRequired);
     public const string NetworkStateUnreadable = nameof(NetworkStateUnreadable);
     public const string CheckpointFailed = nameof(CheckpointFailed);
+    public const string BridgeRolledBack = nameof(BridgeRolledBack);
 }

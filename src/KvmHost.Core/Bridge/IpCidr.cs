@@ -43,7 +43,7 @@ public sealed record IpCidr(IPAddress Address, int PrefixLength)
             && int.TryParse(value[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix))
         {
             int max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-            if (prefix >= 1 && prefix <= max && address.ScopeId == 0)
+            if (prefix >= 1 && prefix <= max)
                 return new IpCidr(address, prefix);
         }
         throw new KvmHostException(ErrorIds.InvalidIPAddress, FailureKind.InvalidArgument,
@@ -55,7 +55,7 @@ public sealed record IpCidr(IPAddress Address, int PrefixLength)
     public static IPAddress ParseAddress(string? text, string parameter)
     {
         string value = (text ?? string.Empty).Trim();
-        if (TryParseStrict(value, out var address) && IsUsable(address) && address.ScopeId == 0)
+        if (TryParseStrict(value, out var address) && IsUsable(address))
             return address;
         throw new KvmHostException(ErrorIds.InvalidIPAddress, FailureKind.InvalidArgument,
             $"'{InterfaceName.Escape(value)}' is not a usable IP address for -{parameter}. Nothing was changed.", text,

@@ -39,6 +39,8 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         port.RemoveWhere(IsIpKey)
             .Set("DEVICE", s.Port);
         if (port.Get("TYPE") is null) port.Set("TYPE", "Ethernet");
+        // Ties the file to this NIC, as the initscripts bridge-port example does.
+        if (port.Get("HWADDR") is null && s.MacAddress is not null) port.Set("HWADDR", s.MacAddress);
         port.Set("ONBOOT", "yes")
             .Set("BRIDGE", s.Name)
             .Set("NM_CONTROLLED", "no")
