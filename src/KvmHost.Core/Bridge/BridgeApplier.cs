@@ -85,7 +85,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
         try
         {
             foreach (var file in plan.Files.Where(f => f.Changes))
-                changes.Add(file.File.Content is null ? writer.Delete(file.File.Path) : writer.Write(file.File.Path, file.File.Content, file.File.Mode));
+                changes.Add(file.File.Content is null ? writer.Delete(file.File.Path, hiddenBackup: true) : writer.Write(file.File.Path, file.File.Content, file.File.Mode, hiddenBackup: true));
         }
         catch (KvmHostException) when (plan.Live is null)
         {

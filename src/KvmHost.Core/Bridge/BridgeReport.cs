@@ -50,7 +50,7 @@ public static class BridgeReport
             ForwardDelay = s.ForwardDelay,
             Mtu = s.Mtu,
             Backend = plan.Config.Backend.ToString(),
-            ConfigurationFiles = plan.Files.Where(f => f.File.Content is not null).Select(f => f.File.Path).ToArray(),
+            ConfigurationFiles = plan.Files.Where(f => f.File.Content is not null && f.File.Purpose is "bridge" or "port" or "routes").Select(f => f.File.Path).ToArray(),
             Active = !whatIf && !(outcome?.RolledBack ?? false) && root.IsLive && active,
             Changed = !whatIf && outcome is not null && !outcome.RolledBack && (outcome.FileChanges.Any(c => c.Changed) || outcome.LiveLog.Count > 0),
             RolledBack = outcome?.RolledBack ?? false,

@@ -43,6 +43,13 @@ public sealed partial class NetworkManagerClient(ICommandRunner runner, Cancella
                 "Read 'journalctl -u NetworkManager' for the reason.");
     }
 
+    /// <summary>Runs nmcli and only logs a failure (a profile that is already gone is no reason to stop).</summary>
+    public void RunTolerant(string[] arguments, List<string> log)
+    {
+        var result = Nmcli(TimeSpan.FromSeconds(90), arguments);
+        log.Add(new CommandRequest("nmcli", arguments).CommandLine + (result.Succeeded ? string.Empty : $"  (failed: {result.Tail(2)})"));
+    }
+
     /// <summary>Re-reads every profile from disk (after files were restored or removed).</summary>
     public void Reload(List<string> log)
     {

@@ -72,7 +72,8 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
             new(KeyfilePath(s.Name), bridge.Render(), Modes.SecretFile, "bridge"),
             new(KeyfilePath(portId), port.Render(), Modes.SecretFile, "port"),
         };
-        foreach (var profile in FindNicProfiles(s.Port).Where(p => p.Controller is null))
+        // Profiles under /run are NetworkManager's own in-memory ones; it drops them when the NIC moves.
+        foreach (var profile in FindNicProfiles(s.Port).Where(p => p.Controller is null && !p.Path.StartsWith("/run/", StringComparison.Ordinal)))
             files.Add(Disable(profile.Path));
         return files;
     }
