@@ -18,14 +18,6 @@ public enum CpuSupportStatus
     DeviceNotAccessible,
 }
 
-public enum CheckResult { Pass, Warn, Fail, Note }
-
-/// <summary>One line of a host check, in the spirit of virt-host-validate.</summary>
-public sealed record HostCheck(string Name, CheckResult Result, string Detail, string? Hint = null)
-{
-    public override string ToString() => $"{Name}: {Result.ToString().ToUpperInvariant()} ({Detail})";
-}
-
 /// <summary>The answer of Test-KvmCpuSupport.</summary>
 public sealed class KvmCpuSupport
 {

@@ -1,0 +1,205 @@
+<#
+    Proves the test harness itself: systemd boxes (box.sh, SystemdBox.psm1) and stub RPM repositories
+    (stub-rpms.sh, StubRepo.psm1). Needs root; without it, or without namespaces, the tests skip and say why.
+#>
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
+    $script:noBox = Test-TestBoxSupported
+    $script:noRepo = Test-StubRepoSupported
+    # Pester 5's -Skip takes no reason; say it once here so a skipped run is not a silent one.
+    if ($script:noBox) { Write-Warning "systemd box tests skipped: $script:noBox" }
+    if ($script:noRepo) { Write-Warning "stub repository tests skipped: $script:noRepo" }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
+    $script:fixtures = Join-Path $PSScriptRoot '../fixtures' | Resolve-Path | Select-Object -ExpandProperty ProviderPath
+
+    function New-TempDirectory {
+        $path = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-harness-$([guid]::NewGuid().ToString('N').Substring(0, 12))"
+        (New-Item -ItemType Directory -Path $path).FullName
+    }
+    function New-BoxName { "kvmh-$([guid]::NewGuid().ToString('N').Substring(0, 8))" }
+    function Get-MountLine {
+        # Mount point, type and source: the mount id in column 1 changes with unrelated remounts.
+        Get-Content /proc/self/mountinfo | ForEach-Object {
+            $fields = $_ -split ' '
+            $tail = [array]::IndexOf($fields, '-')
+            "$($fields[4]) $($fields[$tail + 1]) $($fields[$tail + 2])"
+        }
+    }
+    function Invoke-Native {
+        # Native command with its exit code and all its output, for dnf/rpm/yum on the host.
+        param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
+        $output = & $FilePath @ArgumentList 2>&1 | ForEach-Object { "$_" }
+        [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output -join "`n" }
+    }
+}
+
+Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
+    BeforeAll {
+        $osRelease = Join-Path $fixtures 'os-release/rhel-9.6.os-release'
+        $name = New-BoxName
+        $box = Start-TestBox -Name $name -OsRelease $osRelease
+        Write-Host "box boot: $([math]::Round($box.BootTime.TotalSeconds, 2)) s"
+    }
+    AfterAll { Stop-TestBox -Name $name }
+
+    It 'boots to running or degraded well within 15 s' {
+        $box.BootTime.TotalSeconds | Should -BeLessThan 15
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-system-running -AllowFailure).Output.Trim() |
+            Should -BeIn 'running', 'degraded'
+    }
+
+    It 'shows the --os-release file as /etc/os-release' {
+        (Invoke-TestBox -Name $box.Name -Command cat, /etc/os-release).Output |
+            Should -BeExactly ([IO.File]::ReadAllText($osRelease))
+    }
+
+    It 'has a network namespace of its own, named after the box' {
+        $boxNet = & readlink "/proc/$($box.Pid)/ns/net"
+        $boxNet | Should -Not -Be (& readlink /proc/self/ns/net)
+        (& ip netns identify $box.Pid) | Should -Be $box.Name
+        (Invoke-TestBox -Name $box.Name -Command readlink, /proc/self/ns/net).Output.Trim() | Should -Be $boxNet
+    }
+
+    It 'runs dbus, which systemctl and NetworkManager answer over' {
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, dbus.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command busctl, --system, status, org.freedesktop.systemd1).ExitCode | Should -Be 0
+        (Invoke-TestBox -Name $box.Name -Command nmcli, -t, -f, RUNNING, general).Output.Trim() | Should -Be 'running'
+    }
+
+    It 'starts Debian libvirtd with systemctl and answers virsh on qemu:///system' {
+        Invoke-TestBox -Name $box.Name -Command systemctl, start, libvirtd.service
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, libvirtd.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command virsh, -c, qemu:///system, list, --all).ExitCode | Should -Be 0
+        # The first capability probe of the emulator takes about 4 s.
+        (Invoke-TestBox -Name $box.Name -TimeoutSeconds 60 -Command virsh, --readonly, -c, qemu:///system, version).Output |
+            Should -Match 'Running hypervisor: QEMU'
+    }
+
+    It 'passes exit codes through, and throws on failure unless told not to' {
+        (Invoke-TestBox -Name $box.Name -Command sh, -c, 'exit 7' -AllowFailure).ExitCode | Should -Be 7
+        { Invoke-TestBox -Name $box.Name -Command systemctl, is-active, no-such.service } | Should -Throw '*exited 3*'
+        (Invoke-TestBox -Name $box.Name -Command systemctl, start, no-such.service -AllowFailure).ExitCode | Should -Be 5
+    }
+}
+
+Describe 'stopping a box' -Tag Harness -Skip:([bool] $script:noBox) {
+    BeforeAll { $name = New-BoxName }
+    AfterAll { Stop-TestBox -Name $name }
+
+    It 'leaves no mount, network namespace, cgroup, state or process behind, and may be repeated' {
+        $before = Get-MountLine
+        $box = Start-TestBox -Name $name
+        $cgroups = @(Get-Content "/run/kvmhost-test-boxes/$name/cgroups")
+        Stop-TestBox -Name $name
+        $after = Get-MountLine
+
+        # Other harnesses may add or drop their own `ip netns` names meanwhile, and iproute2 makes
+        # /run/netns a mount of its own on first use and keeps it; the box's own name must be gone.
+        $changed = Compare-Object $before $after | Where-Object { $_.InputObject -notmatch '^/run/netns[/ ]' }
+        $changed | Should -BeNullOrEmpty
+        $after | Where-Object { $_ -match "kvmhost-box|/run/netns/$name " } | Should -BeNullOrEmpty
+        Test-Path "/run/netns/$name" | Should -BeFalse
+        Test-Path "/run/kvmhost-test-boxes/$name" | Should -BeFalse
+        Test-Path "/proc/$($box.Pid)" | Should -BeFalse
+        $cgroups | Where-Object { Test-Path $_ } | Should -BeNullOrEmpty
+        { Stop-TestBox -Name $name } | Should -Not -Throw
+    }
+}
+
+Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -or $script:noRepo)) {
+    BeforeAll {
+        $out = New-TempDirectory
+        $repo = New-StubRepo -Path $out -Profile rhel9
+        $name = New-BoxName
+        # The box's /tmp is its own, so the repository goes in through a bind mount.
+        $box = Start-TestBox -Name $name -OsRelease (Join-Path $fixtures 'os-release/rhel-9.6.os-release') `
+            -Bind @{ '/srv/kvmhost-stub' = $repo } `
+            -Content @{ '/etc/yum.repos.d/kvmhost-stub.repo' = (Get-StubRepoDefinition '/srv/kvmhost-stub') }
+    }
+    AfterAll {
+        Stop-TestBox -Name $name
+        Remove-Item -LiteralPath $out -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'installs from a repository file in /etc/yum.repos.d and rpm -q sees the packages' {
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        Invoke-TestBox -Name $box.Name -Command dnf, -y, install, qemu-kvm
+        Write-Host "dnf install in a box: $([math]::Round($clock.Elapsed.TotalSeconds, 2)) s"
+        (Invoke-TestBox -Name $box.Name -Command rpm, -q, qemu-kvm, qemu-kvm-core, qemu-img).ExitCode | Should -Be 0
+        (Invoke-TestBox -Name $box.Name -Command cat, /usr/share/kvmhost-stub/qemu-kvm).Output.Trim() |
+            Should -Be 'qemu-kvm 9.1.0-15.el9'
+        Test-Path /usr/share/kvmhost-stub | Should -BeFalse -Because 'the box writes into its overlay, not the host'
+    }
+}
+
+Describe 'a stub repository' -Tag Harness -Skip:([bool] $script:noRepo) {
+    BeforeAll {
+        $out = New-TempDirectory
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $repo = New-StubRepo -Path $out
+        Write-Host "stub repo build (rhel9): $([math]::Round($clock.Elapsed.TotalSeconds, 2)) s"
+    }
+    AfterAll { Remove-Item -LiteralPath $out -Recurse -Force -ErrorAction Ignore }
+
+    It 'installs qemu-kvm and libvirt with their dependencies into an empty installroot' {
+        $root = New-TempDirectory
+        try {
+            $clock = [Diagnostics.Stopwatch]::StartNew()
+            # The command line as TESTBED.md gives it.
+            $dnf = Invoke-Native dnf "--installroot=$root", '--releasever=9', '--setopt=reposdir=/dev/null',
+                "--repofrompath=local,$repo", '--setopt=local.gpgcheck=0', '-y', 'install', 'qemu-kvm', 'libvirt'
+            Write-Host "dnf install into an installroot: $([math]::Round($clock.Elapsed.TotalSeconds, 2)) s"
+            $dnf.ExitCode | Should -Be 0 -Because $dnf.Output
+
+            $rpm = Invoke-Native rpm '--root', $root, '-q', 'qemu-kvm', 'qemu-kvm-core', 'qemu-img', 'libvirt', 'libvirt-daemon', 'libvirt-client'
+            $rpm.ExitCode | Should -Be 0 -Because $rpm.Output
+            Get-Content (Join-Path $root 'usr/share/kvmhost-stub/libvirt') | Should -Be 'libvirt 10.10.0-7.el9'
+            # Debian's rpm: %_dbpath is $HOME/.rpmdb, so as root the installroot's database is <root>/root/.rpmdb.
+            Test-Path (Join-Path $root "$env:HOME/.rpmdb") | Should -BeTrue
+        }
+        finally { Remove-Item -LiteralPath $root -Recurse -Force }
+    }
+
+    It 'fails with exit 1 on an unknown name and installs nothing of the batch' {
+        $root = New-TempDirectory
+        try {
+            $dnf = Invoke-Native dnf ((Get-StubDnfArgument -InstallRoot $root -RepoPath $repo) + @('-y', 'install', 'qemu-kvm', 'no-such-package'))
+            $dnf.ExitCode | Should -Be 1
+            $dnf.Output | Should -Match 'No match for argument: no-such-package'
+            (Invoke-Native rpm '--root', $root, '-qa').Output | Should -BeNullOrEmpty
+        }
+        finally { Remove-Item -LiteralPath $root -Recurse -Force }
+    }
+
+    It 'reuses a repository that is newer than the script' {
+        $stamp = (Get-Item (Join-Path $repo 'repodata')).LastWriteTimeUtc
+        New-StubRepo -Path $out | Should -Be $repo
+        (Get-Item (Join-Path $repo 'repodata')).LastWriteTimeUtc | Should -Be $stamp
+    }
+
+    It 'serves the RHEL 7 names through a yum stand-in, and not the RHEL 9 ones' {
+        $work = New-TempDirectory
+        $savedPath = $env:PATH
+        try {
+            $repo7 = New-StubRepo -Path (Join-Path $work 'stubs') -Profile rhel7
+            $env:PATH = "$(New-YumStandIn (Join-Path $work 'bin')):$env:PATH"
+            (Get-Command yum -CommandType Application | Select-Object -First 1).Source | Should -Be (Join-Path $work 'bin/yum')
+
+            $root = Join-Path $work 'root'
+            $yum = Invoke-Native yum ((Get-StubDnfArgument -InstallRoot $root -RepoPath $repo7 -ReleaseVer 7Server) + @('-y', 'install', 'virt-install'))
+            $yum.ExitCode | Should -Be 0 -Because $yum.Output
+            (Invoke-Native rpm '--root', $root, '-q', 'libvirt-python').ExitCode | Should -Be 0
+            (Invoke-Native yum ((Get-StubDnfArgument -InstallRoot $root -RepoPath $repo7 -ReleaseVer 7Server) + @('-y', 'install', 'python3-libvirt'))).ExitCode |
+                Should -Be 1
+        }
+        finally {
+            $env:PATH = $savedPath
+            Remove-Item -LiteralPath $work -Recurse -Force
+        }
+    }
+}
