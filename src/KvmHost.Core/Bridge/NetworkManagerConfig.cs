@@ -104,7 +104,8 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         foreach (var (path, file) in files)
         {
             if (file.Get("connection", "type") != "bridge") continue;
-            string name = file.Get("connection", "interface-name") ?? file.Get("connection", "id") ?? Path.GetFileNameWithoutExtension(path);
+            // Old profiles name the device in [bridge] interface-name (NetworkManager still reads that).
+            string name = file.Get("connection", "interface-name") ?? file.Get("bridge", "interface-name") ?? file.Get("connection", "id") ?? Path.GetFileNameWithoutExtension(path);
             string? uuid = file.Get("connection", "uuid");
             string? id = file.Get("connection", "id");
             var portFiles = files.Where(f => ControllerOf(f.File) is { } c && (c == name || c == uuid || c == id)).ToList();
