@@ -308,7 +308,7 @@ Describe 'New-HostBridge' {
 `$r.Good = Step { New-HostBridge br0 -Interface $nic -Force -RollbackTimeout 20 }
 `$r.Active = @(nmcli -t -f NAME,DEVICE connection show --active)
 `$r.PortKeyfile = Get-Content -Raw /etc/NetworkManager/system-connections/br0-port-$nic.nmconnection
-`$r.PortKeyfileMode = (Get-Item /etc/NetworkManager/system-connections/br0-port-$nic.nmconnection).UnixFileMode.ToString()
+`$r.PortKeyfileMode = [int](Get-Item /etc/NetworkManager/system-connections/br0-port-$nic.nmconnection).UnixFileMode
 `$r.GatewayAfterGood = Answers '$($script:nmLab.GW_IP)'
 `$r.Checkpoints = "`$(busctl get-property org.freedesktop.NetworkManager /org/freedesktop/NetworkManager org.freedesktop.NetworkManager Checkpoints)"
 `$r.Again = Step { New-HostBridge br0 -Interface $nic -Force }
@@ -337,7 +337,7 @@ Describe 'New-HostBridge' {
             $script:nmStory.Active | Should -Contain "br0-port-$($script:nmLab.NIC):$($script:nmLab.NIC)"
             $script:nmStory.GatewayAfterGood | Should -BeTrue
             $script:nmStory.Checkpoints | Should -Match '^ao 0'
-            $script:nmStory.PortKeyfileMode | Should -Be 'UserRead, UserWrite'
+            $script:nmStory.PortKeyfileMode | Should -Be 384 -Because 'NetworkManager ignores keyfiles that are not 0600'
             $legacy = $script:nm.NM_VERSION -match '^1\.(4[0-5]|[0-3][0-9])\.'
             $script:nmStory.PortKeyfile | Should -Match $(if ($legacy) { "master=br0`nslave-type=bridge" } else { "controller=br0`ninterface-name=\S+`nport-type=bridge" })
         }
