@@ -10,6 +10,7 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('KvmHost.format.ps1xml')
+    TypesToProcess       = @('KvmHost.types.ps1xml')
     CmdletsToExport      = @(
         'Test-KvmCpuSupport'
         'Install-KvmPackages'
