@@ -100,22 +100,23 @@ function New-TestFleet {
     )
     if ($script:Active) { throw "fleet '$($script:Active.Name)' is still up: Remove-TestFleet it first (one fleet per process)" }
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
+    $boxNames = @(foreach ($index in 1..$Count) { "$Name-$index" })
+    # prepare cleans up after itself when it fails (and never touches a fleet that already exists).
     $prepared = @{}
     $output = Invoke-FleetScript -ArgumentList (@('prepare', $Name, $Count, '--') + (Get-PwshCommand))
     foreach ($line in $output -split "`n" | Where-Object { $_ }) {
         $key, $value = $line -split '=', 2
         $prepared[$key] = $value
     }
-
-    $hosts = foreach ($index in 1..$Count) {
-        $files = @{}
-        foreach ($spec in $prepared["FILES_$index"] -split ',') {
-            $source, $destination = $spec -split ':', 2
-            $files[$destination] = $source
-        }
-        [pscustomobject]@{ Index = $index; HostName = $prepared["HOST_$index"]; BoxName = "$Name-$index"; Pid = 0; Files = $files }
-    }
     try {
+        $hosts = foreach ($index in 1..$Count) {
+            $files = @{}
+            foreach ($spec in $prepared["FILES_$index"] -split ',') {
+                $source, $destination = $spec -split ':', 2
+                $files[$destination] = $source
+            }
+            [pscustomobject]@{ Index = $index; HostName = $prepared["HOST_$index"]; BoxName = $boxNames[$index - 1]; Pid = 0; Files = $files }
+        }
         $boxModule = Join-Path $PSScriptRoot 'SystemdBox.psm1'
         # Boots overlap: each box spends most of its start waiting for its own systemd.
         $booted = $hosts | ForEach-Object -ThrottleLimit $Count -Parallel {
@@ -131,7 +132,7 @@ function New-TestFleet {
         }
     }
     catch {
-        Remove-FleetParts -Name $Name -BoxNames $hosts.BoxName
+        Remove-FleetParts -Name $Name -BoxNames $boxNames
         throw
     }
 

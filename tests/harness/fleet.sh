@@ -48,6 +48,9 @@ cmd_prepare() {
   local ssh
   ssh=$(command -v ssh) || die "prepare: no ssh client on PATH"
 
+  PREPARED=''   # global: the EXIT trap runs after this function has returned
+  # shellcheck disable=SC2064 # expand now: the name must survive into the trap
+  trap "[[ -n \$PREPARED ]] || cmd_destroy '$name'" EXIT
   mkdir -p "$dir/client" "$dir/box"
   chmod 0700 "$dir"
   ip netns add "$name"
@@ -110,6 +113,7 @@ EOF
     echo "HOST_$i=$address"
     echo "FILES_$i=$files"
   done
+  PREPARED=1
 }
 
 cmd_attach() {
