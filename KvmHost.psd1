@@ -9,6 +9,8 @@
     Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
+    # Loaded up front so scripts can name result types and enums ([KvmHost.Core.Cpu.CpuSupportStatus]).
+    RequiredAssemblies   = @('KvmHost.Core.dll')
     FormatsToProcess     = @('KvmHost.format.ps1xml')
     TypesToProcess       = @('KvmHost.types.ps1xml')
     CmdletsToExport      = @(

@@ -16,6 +16,12 @@ public sealed record CommandRequest(string Program, IReadOnlyList<string> Argume
 
     public string? StandardInput { get; init; }
 
+    /// <summary>
+    /// On cancellation (Ctrl+C) send SIGINT first and give the program this long to stop by itself before it
+    /// is killed; zero kills at once. For programs that must not die mid-write (rpm transactions).
+    /// </summary>
+    public TimeSpan InterruptGracePeriod { get; init; } = TimeSpan.Zero;
+
     /// <summary>Called for each line of standard output, on the thread that called Run (so a cmdlet may write progress).</summary>
     public Action<string>? OnOutputLine { get; init; }
 
@@ -153,6 +159,8 @@ public sealed class CommandRunner : ICommandRunner
         }
         catch (OperationCanceledException)
         {
+            if (request.InterruptGracePeriod > TimeSpan.Zero && NativeMethods.Interrupt(process.Id))
+                process.WaitForExit(request.InterruptGracePeriod);
             Kill(process);
             throw;
         }

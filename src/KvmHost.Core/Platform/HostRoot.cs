@@ -67,7 +67,23 @@ public sealed class HostRoot
                 "The path contains a NUL character.", pathInRoot);
         // On the live system the kernel resolves links itself and nothing can leave "/".
         if (IsLive) return pathInRoot;
+        return Walk(pathInRoot, followLast);
+    }
 
+    /// <summary>
+    /// The path inside the root with every symlink followed (realpath inside the root), also on the
+    /// live system: callers that must know which real file a link stands for (sysctl.d's
+    /// 99-sysctl.conf -> ../sysctl.conf), or must write the target rather than replace the link.
+    /// </summary>
+    public string RealPath(string pathInRoot)
+    {
+        Resolve(pathInRoot); // validates: absolute, no NUL, does not escape
+        string host = Walk(pathInRoot, followLast: true);
+        return IsLive ? host : host.Length == Path.Length ? "/" : host[Path.Length..];
+    }
+
+    private string Walk(string pathInRoot, bool followLast)
+    {
         var resolved = new List<string>();
         var pending = new LinkedList<string>(Split(pathInRoot));
         int hops = 0;

@@ -65,7 +65,9 @@ public sealed record ReleaseProfile
             if (major < 30) throw Unsupported(release, "Fedora before 30 is out of support.");
             return Build(release, DistroFamily.Fedora, major, PackageManagerKind.Dnf,
                 major >= 35 ? LibvirtLayout.Modular : LibvirtLayout.Monolithic, BridgeBackend.NetworkManager,
-                ["@virtualization"], null);
+                // The seed's tools by Fedora's names, not the "virtualization" group: whether a group is
+                // installed is known only to dnf's own database, so it could not be queried with rpm.
+                ["qemu-kvm", "qemu-img", "libvirt", "python3-libvirt", "guestfs-tools", "virt-install"], null);
         }
         if (RedHatRebuilds.Contains(id) || like.Contains("rhel"))
         {

@@ -77,6 +77,25 @@ public class CommandRunnerTests
     }
 
     [Fact]
+    public void With_a_grace_period_cancellation_interrupts_first_so_the_program_can_clean_up()
+    {
+        using var scratch = new ScratchRoot();
+        string marker = scratch.HostPath("/interrupted");
+        // Like rpm under dnf: it finishes what it is doing on SIGINT, then exits by itself.
+        string script = $"trap 'echo cleaned > {marker}; exit 130' INT; while :; do sleep 0.05; done";
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        Assert.ThrowsAny<OperationCanceledException>(() => new CommandRunner().Run(
+            new CommandRequest("sh", "-c", script) { InterruptGracePeriod = TimeSpan.FromSeconds(10) }, cancel.Token));
+        Assert.Equal("cleaned", File.ReadAllText(marker).Trim());
+
+        string killedMarker = scratch.HostPath("/killed");
+        using var cancelAgain = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        Assert.ThrowsAny<OperationCanceledException>(() => new CommandRunner().Run(
+            new CommandRequest("sh", "-c", script.Replace(marker, killedMarker)), cancelAgain.Token));
+        Assert.False(File.Exists(killedMarker)); // without a grace period it is killed at once
+    }
+
+    [Fact]
     public void The_locale_is_pinned_so_output_can_be_parsed()
     {
         var result = new CommandRunner().Run(new CommandRequest("sh", "-c", "echo $LC_ALL"), CancellationToken.None);

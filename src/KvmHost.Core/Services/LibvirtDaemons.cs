@@ -1,0 +1,151 @@
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Services;
+
+/// <summary>One systemctl command of a plan, with the words ShouldProcess shows.</summary>
+public sealed record LibvirtStep(string Verb, IReadOnlyList<string> Units, string Description, string CommandLine);
+
+/// <summary>What <see cref="LibvirtDaemons.Plan"/> found and decided.</summary>
+public sealed class LibvirtPlan
+{
+    public required LibvirtLayout Layout { get; init; }
+
+    /// <summary>The chosen layout's units that are installed, in the order they are reported.</summary>
+    public required IReadOnlyList<string> Managed { get; init; }
+
+    /// <summary>The units that must be running: the sockets, or the service where there are none (libvirt before 5.6).</summary>
+    public required IReadOnlyList<string> MustRun { get; init; }
+
+    /// <summary>Units of the other layout that were in use and are stopped and disabled first.</summary>
+    public required IReadOnlyList<string> Retiring { get; init; }
+
+    public required IReadOnlyList<LibvirtStep> Steps { get; init; }
+}
+
+/// <summary>
+/// Reads, plans and applies the libvirt daemon units of one root. Planning never changes anything,
+/// so -WhatIf and Get-Libvirtd share it; an offline root is only enabled, never started or probed.
+/// </summary>
+public sealed class LibvirtDaemons
+{
+    private readonly HostRoot _root;
+    private readonly Systemctl _systemctl;
+    private readonly Func<LibvirtLayout> _releaseDefault;
+    private readonly CancellationToken _cancellation;
+
+    /// <param name="releaseDefault">The release's layout, asked only when Auto cannot tell from the units.</param>
+    public LibvirtDaemons(HostRoot root, ICommandRunner runner, Func<LibvirtLayout> releaseDefault, CancellationToken cancellation)
+    {
+        _root = root;
+        _systemctl = new Systemctl(root, runner, cancellation);
+        _releaseDefault = releaseDefault;
+        _cancellation = cancellation;
+    }
+
+    public void EnsureSystemdRunning() => _systemctl.EnsureSystemdRunning();
+
+    public LibvirtPlan Plan(LibvirtDaemonMode mode)
+    {
+        var states = _systemctl.Show(LibvirtUnits.All).ToDictionary(s => s.Name, StringComparer.Ordinal);
+        LibvirtLayout layout = LibvirtUnits.ChooseLayout(mode, states, _releaseDefault);
+        var managed = LibvirtUnits.Managed(layout).Where(u => states[u].Exists).ToList();
+        EnsureInstalled(layout, managed);
+
+        LibvirtLayout other = layout == LibvirtLayout.Monolithic ? LibvirtLayout.Modular : LibvirtLayout.Monolithic;
+        var retiring = LibvirtUnits.Retired(other).Select(u => states[u])
+            .Where(s => s.Exists && !s.IsMasked && (s.IsActive && _root.IsLive || s.IsExplicitlyEnabled)).ToList();
+        var sockets = managed.Where(LibvirtUnits.IsSocket).ToList();
+        var mustRun = sockets.Count > 0 ? sockets : managed;
+
+        var steps = new List<LibvirtStep>();
+        string from = other == LibvirtLayout.Monolithic ? "the monolithic libvirtd" : "the modular libvirt daemons";
+        string to = layout == LibvirtLayout.Monolithic ? "monolithic libvirtd" : "modular daemons";
+        if (_root.IsLive) AddStep(steps, "stop", retiring.Where(s => s.IsActive).Select(s => s.Name), $"Stop {from} (switching to {to})");
+        AddStep(steps, "disable", retiring.Where(s => s.IsExplicitlyEnabled).Select(s => s.Name), $"Disable {from} at boot (switching to {to})");
+        AddStep(steps, "unmask", managed.Where(u => states[u].IsMasked), "Unmask");
+        AddStep(steps, "enable", managed.Where(u => !states[u].IsEnabled), "Enable at boot");
+        if (_root.IsLive) AddStep(steps, "start", mustRun.Where(u => !states[u].IsActive), "Start");
+
+        return new LibvirtPlan
+        {
+            Layout = layout, Managed = managed, MustRun = mustRun, Retiring = retiring.Select(s => s.Name).ToList(), Steps = steps,
+        };
+    }
+
+    private void AddStep(List<LibvirtStep> steps, string verb, IEnumerable<string> units, string description)
+    {
+        var list = units.ToList();
+        if (list.Count == 0) return;
+        steps.Add(new LibvirtStep(verb, list, $"{description}: {string.Join(", ", list)}", _systemctl.Describe(verb, list)));
+    }
+
+    private void EnsureInstalled(LibvirtLayout layout, IReadOnlyList<string> managed)
+    {
+        string key = layout == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.socket";
+        if (managed.Contains(key)) return;
+        string where = _root.IsLive ? string.Empty : $" under root {_root.Path}";
+        throw layout == LibvirtLayout.Monolithic
+            ? new KvmHostException(ErrorIds.LibvirtNotInstalled, FailureKind.NotInstalled,
+                $"Unit {key} not found{where}: the libvirt daemon is not installed.", key,
+                "Install libvirt first (Install-KvmPackages; or dnf install libvirt / apt-get install libvirt-daemon-system), or use -Mode Modular where only the modular daemons are installed.")
+            : new KvmHostException(ErrorIds.LibvirtNotInstalled, FailureKind.NotInstalled,
+                $"Unit {key} not found{where}: libvirt's modular daemons are not installed.", key,
+                "Install libvirt (Install-KvmPackages; dnf install libvirt brings the modular daemons on RHEL 9+), or use -Mode Monolithic.");
+    }
+
+    /// <summary>Runs one step; a failed start is reported with the journal of each unit that did not come up.</summary>
+    public void Apply(LibvirtStep step)
+    {
+        var result = _systemctl.Change(step.Verb, step.Units);
+        if (result.Succeeded) return;
+        if (step.Verb != "start") throw _systemctl.Failed(result);
+        var down = _systemctl.Show(step.Units).Where(s => !s.IsActive).Select(s => s.Name).DefaultIfEmpty(step.Units[0]).ToList();
+        throw new KvmHostException(ErrorIds.LibvirtStartFailed, FailureKind.InvalidOperation,
+            $"'{result.Request.CommandLine}' failed (exit code {result.ExitCode}): {result.Tail(3)}" + Journal(down), down[0],
+            $"Fix the cause shown in the journal ('journalctl -u {down[0]}'), then run Enable-Libvirtd again.");
+    }
+
+    /// <summary>Reads the units back and, on a live root, asks the daemon whether it answers.</summary>
+    public LibvirtdState Report(LibvirtPlan plan, bool changed, IReadOnlyList<string> actions, bool whatIf, TimeSpan probeTimeout, bool waitForSocket)
+    {
+        var states = _systemctl.Show(plan.Managed);
+        string endpoint = LibvirtUnits.ProbeSocket(plan.Layout);
+        ProbeResult? probe = _root.IsLive ? LibvirtProbe.Probe(_root, endpoint, probeTimeout, waitForSocket, _cancellation) : null;
+        return new LibvirtdState
+        {
+            Mode = plan.Layout,
+            Units = states.Select(s => new LibvirtUnit
+                { Name = s.Name, ActiveState = s.ActiveState, SubState = s.SubState, UnitFileState = s.UnitFileState }).ToArray(),
+            Active = _root.IsLive && states.Where(s => plan.MustRun.Contains(s.Name)).All(s => s.IsActive),
+            Enabled = states.All(s => s.IsEnabled),
+            Reachable = probe?.Reachable ?? false,
+            Endpoint = endpoint,
+            ProbeDetail = probe?.Detail ?? "not probed: offline root",
+            Changed = changed,
+            Actions = actions.ToArray(),
+            RuntimeApplied = _root.IsLive && !whatIf,
+            WhatIf = whatIf,
+            Root = _root.Path,
+            Note = _root.IsLive ? null
+                : $"Offline root: units were only enabled with systemctl --root; nothing was started. They start when {_root.Path} boots.",
+        };
+    }
+
+    /// <summary>The error for a daemon that systemd runs but that does not answer, with its journal.</summary>
+    public KvmHostException NotReachable(LibvirtdState state)
+    {
+        string service = state.Mode == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.service";
+        return new KvmHostException(ErrorIds.LibvirtNotReachable, FailureKind.ResourceUnavailable,
+            $"The libvirt daemon does not answer on {state.Endpoint}: {state.ProbeDetail}. systemd reports: "
+            + string.Join(", ", state.Units.Where(u => u.Name.StartsWith(service.Split('.')[0], StringComparison.Ordinal))
+                .Select(u => $"{u.Name} {u.ActiveState}/{u.SubState}")) + Journal([service]),
+            service, $"Read 'journalctl -u {service}' and 'systemctl status {service}', fix the cause, then run Enable-Libvirtd again.");
+    }
+
+    private string Journal(IEnumerable<string> units)
+    {
+        var parts = units.Select(u => (Unit: u, Text: _systemctl.JournalTail(u))).Where(p => p.Text is not null)
+            .Select(p => $"{Environment.NewLine}Last journal lines of {p.Unit}:{Environment.NewLine}{p.Text}");
+        return string.Concat(parts);
+    }
+}

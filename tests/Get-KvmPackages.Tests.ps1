@@ -1,0 +1,106 @@
+<#
+    Get-KvmPackages: the read side. Real rpm against scratch roots filled by real dnf from a stub
+    repository; no package manager may run, and nothing in the root may change.
+#>
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/StubRepo.psm1') -Force
+    $script:noRepo = Test-StubRepoSupported
+    if ($script:noRepo) { Write-Warning "Get-KvmPackages tests with real rpm skipped: $script:noRepo" }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/StubRepo.psm1') -Force
+    Import-Module (Get-KvmHostModulePath) -Force
+    $script:stubs = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-pester-get-stubs-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+
+    function Get-RootState([string] $Root) {
+        # rpm's sqlite database may touch its -shm file on a read: compare the files outside it and the package list.
+        $packages = (& rpm --root $Root -qa | Sort-Object) -join ','
+        "$(Get-TreeHash (Join-Path $Root 'usr'))|$(Get-TreeHash (Join-Path $Root 'etc'))|$packages"
+    }
+
+    function Get-StartedCommand([object[]] $Records) {
+        @($Records | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like 'Running: *' } |
+            ForEach-Object { $_.Message })
+    }
+}
+
+AfterAll {
+    if (Test-Path $stubs) { Remove-Item $stubs -Recurse -Force }
+}
+
+Describe 'Get-KvmPackages' -Tag Packages {
+    It 'reports part of the set installed, with versions, by one rpm query and no dnf' -Skip:([bool] $script:noRepo) {
+        $repo = New-StubRepo -Path $stubs -Profile rhel9
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' }
+        try {
+            & dnf @(Get-StubDnfArgument -InstallRoot $root -RepoPath $repo) -y -q install libvirt virt-install 2>&1 | Out-Null
+            $LASTEXITCODE | Should -Be 0
+            $before = Get-RootState $root
+
+            $records = Get-KvmPackages -Root $root -Name virt-viewer -Verbose 4>&1
+            $packages = @($records | Where-Object { $_ -is [KvmHost.Core.Packages.KvmPackage] })
+
+            $packages.Name | Should -Be 'qemu-kvm', 'qemu-img', 'libvirt', 'python3-libvirt', 'guestfs-tools', 'virt-install', 'virt-viewer'
+            $packages.Status | Should -Be 'Missing', 'Missing', 'AlreadyInstalled', 'AlreadyInstalled', 'Missing', 'AlreadyInstalled', 'Missing'
+            ($packages | Where-Object Name -eq 'libvirt').Version | Should -Be '10.10.0-7.el9'
+            ($packages | Where-Object Name -eq 'qemu-kvm').Version | Should -BeNullOrEmpty
+            $packages.Changed | Should -Not -Contain $true
+
+            $started = Get-StartedCommand $records
+            @($started | Where-Object { $_ -match '^Running: rpm .* -q ' }).Count | Should -Be 1
+            $started | Should -Not -Match '^Running: (dnf|yum|apt-get) '
+            Get-RootState $root | Should -Be $before
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'reports everything Missing in an empty root and leaves it empty' -Skip:([bool] $script:noRepo) {
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-8.10.os-release' }
+        try {
+            $before = Get-TreeHash $root
+            $packages = Get-KvmPackages -Root $root
+            $packages.Name | Should -Contain 'python3-libvirt'
+            @($packages.Status | Select-Object -Unique) | Should -Be 'Missing'
+            Get-TreeHash $root | Should -Be $before -Because 'rpm -q would create an empty database'
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'reads a Debian root with dpkg-query' -Skip:(-not (Get-Command dpkg-query -ErrorAction Ignore)) {
+        # A status file as dpkg writes it: one installed package, one removed with its configuration kept.
+        $status = "Package: libvirt-clients`nStatus: install ok installed`nPriority: optional`nSection: admin`n" +
+            "Maintainer: Debian Libvirt Maintainers`nArchitecture: amd64`nVersion: 9.0.0-4`nDescription: Programs for the libvirt library`n`n" +
+            "Package: virtinst`nStatus: deinstall ok config-files`nPriority: optional`nSection: admin`n" +
+            "Maintainer: Debian Libvirt Maintainers`nArchitecture: all`nVersion: 1:4.1.0-3`nDescription: Programs to create and clone virtual machines`n"
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/debian-12.os-release' } -Files @{ 'var/lib/dpkg/status' = $status }
+        try {
+            $packages = Get-KvmPackages -Root $root -Name virtinst -NoDefaultPackages
+            $packages.Status | Should -Be 'Missing'
+            $packages = Get-KvmPackages -Root $root
+            ($packages | Where-Object Name -eq 'libvirt-clients').Version | Should -Be '9.0.0-4'
+            ($packages | Where-Object Name -eq 'libvirt-clients').PackageManager | Should -Be 'apt-get'
+            @($packages | Where-Object Status -eq 'AlreadyInstalled').Count | Should -Be 1
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'refuses a name that could be read as an option' {
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' }
+        try {
+            { Get-KvmPackages -Root $root -Name '--dbpath=/tmp' } | Should -Throw -ErrorId 'PackageNameInvalid,KvmHost.Commands.GetKvmPackagesCommand'
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'fails with OsReleaseNotFound for a root that is not a system' {
+        $root = New-ScratchRoot
+        try {
+            { Get-KvmPackages -Root $root } | Should -Throw -ErrorId 'OsReleaseNotFound,KvmHost.Commands.GetKvmPackagesCommand'
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'has a synopsis and examples in Get-Help' {
+        $help = Get-Help Get-KvmPackages -Full
+        $help.Synopsis | Should -Match 'without running a package manager'
+        @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+    }
+}
