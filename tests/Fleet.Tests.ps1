@@ -33,9 +33,9 @@ BeforeAll {
         foreach ($index in 0..($sessions.Count - 1)) {
             if ($sessions[$index].State -ne 'Opened') {
                 Remove-PSSession $sessions[$index]
-                $connect = $connect.Clone()
-                $connect.HostName = $fleet.Hosts[$index].HostName
-                $sessions[$index] = New-PSSession @connect
+                $reconnect = $connect.Clone()
+                $reconnect.HostName = $fleet.Hosts[$index].HostName
+                $sessions[$index] = New-PSSession @reconnect
             }
         }
         $sessions
