@@ -15,7 +15,9 @@ public sealed record FileChange(string Path, bool Changed, bool Created, bool De
 /// the same directory (same file system, so the rename is atomic, and SELinux labels it like its
 /// neighbours), is flushed to disk, gets the old file's mode and owner, and is renamed over the old
 /// file. The old content stays as a hard-linked backup next to it, named so that systemd-sysctl
-/// (*.conf only), NetworkManager and network-scripts (which skip *.bak) never load it.
+/// (*.conf only) and network-scripts (which skip *.bak) never load it. NetworkManager 1.42 does load
+/// "x.nmconnection.kvmhost-STAMP.bak" as a profile, so writers of directories like that ask for a hidden
+/// backup (".x.nmconnection.kvmhost-STAMP.bak"), which no reader loads.
 /// A reader therefore sees the old file or the new one, never a partial one, even after SIGKILL.
 /// </summary>
 public sealed class AtomicFileWriter
@@ -39,7 +41,9 @@ public sealed class AtomicFileWriter
 
     public FileChange Write(string pathInRoot, byte[] content, UnixFileMode newFileMode = Modes.ConfigFile, bool keepBackup = true, bool hiddenBackup = false)
     {
-        string hostPath = _root.Resolve(pathInRoot);
+        // Through RealPath also on the live root: renaming over a symlink (99-sysctl.conf -> ../sysctl.conf)
+        // would replace the link itself with a regular file instead of updating the file it points to.
+        string hostPath = _root.Resolve(_root.RealPath(pathInRoot));
         string directory = Path.GetDirectoryName(hostPath)!;
         if (Directory.Exists(hostPath))
             throw new KvmHostException(ErrorIds.NotADirectory, FailureKind.InvalidArgument,
@@ -102,7 +106,7 @@ public sealed class AtomicFileWriter
     public void Undo(FileChange change)
     {
         if (!change.Changed) return;
-        string hostPath = _root.Resolve(change.Path, followLast: !change.Deleted);
+        string hostPath = change.Deleted ? _root.Resolve(change.Path, followLast: false) : _root.Resolve(_root.RealPath(change.Path));
         try
         {
             if (change.BackupPath is not null)

@@ -121,3 +121,31 @@ public class AtomicFileWriterHiddenBackupTests
         Assert.Equal("new\n", scratch.Read("/etc/NetworkManager/system-connections/br0.nmconnection"));
     }
 }
+
+public class AtomicFileWriterLiveRootTests
+{
+    [Fact]
+    public void On_the_live_root_writing_through_a_symlink_keeps_the_link_and_updates_its_target()
+    {
+        // The live root with paths inside a temp directory: the kernel, not HostRoot, resolves links here.
+        string dir = Directory.CreateTempSubdirectory("kvmhost-live-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, "sysctl.conf"), "old\n");
+            Directory.CreateDirectory(Path.Combine(dir, "sysctl.d"));
+            File.CreateSymbolicLink(Path.Combine(dir, "sysctl.d/99-sysctl.conf"), "../sysctl.conf");
+            var change = new AtomicFileWriter(HostRoot.Live).Write(dir + "/sysctl.d/99-sysctl.conf", "new\n");
+            Assert.True(change.Changed);
+            Assert.Equal("../sysctl.conf", new FileInfo(Path.Combine(dir, "sysctl.d/99-sysctl.conf")).LinkTarget);
+            Assert.Equal("new\n", File.ReadAllText(Path.Combine(dir, "sysctl.conf")));
+            Assert.Equal("old\n", File.ReadAllText(change.BackupPath!));
+            new AtomicFileWriter(HostRoot.Live).Undo(change);
+            Assert.Equal("../sysctl.conf", new FileInfo(Path.Combine(dir, "sysctl.d/99-sysctl.conf")).LinkTarget);
+            Assert.Equal("old\n", File.ReadAllText(Path.Combine(dir, "sysctl.conf")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
