@@ -43,13 +43,15 @@ Describe 'The shipped compliance suite' {
             $root = New-ScratchRoot -Fixtures @{
                 'proc/cpuinfo'   = 'cpuinfo/intel-xeon-e5-2650v3-2s-vmx.txt'
                 'etc/os-release' = 'os-release/rhel-9.6.os-release'
+                'etc/NetworkManager/system-connections/br0.nmconnection' = 'keyfile/nm-writer-Test_Write_Bridge_Main.nmconnection'
             } -Files @{
                 'dev/kvm' = ''; 'dev/net/tun' = ''; 'dev/vhost-net' = ''
                 'sys/module/kvm_intel/parameters/nested' = "N`n"
                 'sys/fs/cgroup/cgroup.controllers' = "cpuset cpu io memory pids`n"
                 'etc/sysctl.d/90-kvmhost-forwarding.conf' = "net.ipv4.ip_forward = 1`n"
             }
-            $results = Invoke-ComplianceSuite @{ Root = $root; BridgeName = '' }
+            & chmod 0600 (Join-Path $root 'etc/NetworkManager/system-connections/br0.nmconnection')
+            $results = Invoke-ComplianceSuite @{ Root = $root; BridgeName = 'br0'; BridgeAddress = '1.2.3.4/24' }
         }
         AfterAll { Remove-ScratchRoot $root }
 
@@ -62,6 +64,8 @@ Describe 'The shipped compliance suite' {
             $results['the CPU can run hardware-accelerated guests (vmx/svm/sie, KVM module, /dev/kvm)'] | Should -Be 'Success'
             $results['no host device, cgroup or IOMMU check fails'] | Should -Be 'Success'
             $results['IPv4 forwarding wins at boot (no later sysctl file overrides it)'] | Should -Be 'Success'
+            $results['bridge br0 is configured to come up at boot'] | Should -Be 'Success'
+            $results['bridge br0 carries the host address 1.2.3.4/24'] | Should -Be 'Success'
         }
 
         It 'fails one requirement per missing package' {
@@ -72,6 +76,7 @@ Describe 'The shipped compliance suite' {
         It 'skips what cannot be checked offline instead of passing it' {
             $results['libvirt answers on qemu:///system'] | Should -Be 'Ignored'
             $results['IPv4 forwarding is on in the running kernel'] | Should -Be 'Ignored'
+            $results['bridge br0 is up with at least one port'] | Should -Be 'Ignored'
         }
     }
 }

@@ -67,6 +67,35 @@ Describe 'Test-KvmHost' {
         }
     }
 
+    Context 'with a bridge configured offline' {
+        It 'passes the bridge checks for a NetworkManager-written br0 keyfile and warns for a missing bridge' {
+            $root = New-ScratchRoot -Fixtures @{
+                'proc/cpuinfo'   = 'cpuinfo/intel-xeon-e5-2650v3-2s-vmx.txt'
+                'etc/os-release' = 'os-release/rhel-9.6.os-release'
+                'etc/NetworkManager/system-connections/br0.nmconnection' = 'keyfile/nm-writer-Test_Write_Bridge_Main.nmconnection'
+            }
+            try {
+                & chmod 0600 (Join-Path $root 'etc/NetworkManager/system-connections/br0.nmconnection')
+                $report = Test-KvmHost -Root $root
+                ($report.Checks | Where-Object Name -eq 'bridge br0 configured').Result | Should -Be 'Pass'
+                ($report.Checks | Where-Object Name -eq 'bridge br0 carries the host address').Result | Should -Be 'Pass'
+                $report.Bridge.Addresses | Should -Contain '1.2.3.4/24'
+                $missing = Test-KvmHost -Root $root -BridgeName virbr9
+                ($missing.Checks | Where-Object Name -eq 'bridge virbr9 configured').Result | Should -Be 'Warn'
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'keeps its checks as objects through remoting serialization' {
+            $root = New-ScratchRoot -Fixtures @{ 'proc/cpuinfo' = 'cpuinfo/amd-epyc-7451-2s-svm.txt' }
+            try {
+                $copy = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize((Test-KvmHost -Root $root), 1))
+                $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.KvmHost.Core.Host.KvmHostReport'
+                $copy.Checks[0].Result | Should -Not -BeNullOrEmpty
+                $copy.Cpu.Checks[0].Name | Should -Not -BeNullOrEmpty
+            } finally { Remove-ScratchRoot $root }
+        }
+    }
+
     Context 'on this machine' {
         It 'gives a verdict even where areas cannot be read (no systemd as PID 1, a guest without vmx)' {
             $report = Test-KvmHost

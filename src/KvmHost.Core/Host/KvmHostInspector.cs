@@ -1,3 +1,4 @@
+using KvmHost.Core.Bridge;
 using KvmHost.Core.Cpu;
 using KvmHost.Core.Packages;
 using KvmHost.Core.Platform;
@@ -27,16 +28,11 @@ public sealed class KvmHostInspector
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
     private readonly CancellationToken _cancellation;
-    private readonly Func<HostRoot, string, IEnumerable<HostCheck>>? _bridgeChecks;
-
-    /// <param name="bridgeChecks">The bridge area's checks for a bridge name (supplied by the bridge area).</param>
-    public KvmHostInspector(HostRoot root, ICommandRunner runner, CancellationToken cancellation,
-        Func<HostRoot, string, IEnumerable<HostCheck>>? bridgeChecks = null)
+    public KvmHostInspector(HostRoot root, ICommandRunner runner, CancellationToken cancellation)
     {
         _root = root;
         _runner = runner;
         _cancellation = cancellation;
-        _bridgeChecks = bridgeChecks;
     }
 
     public KvmHostReport Inspect(KvmHostExpectation expectation)
@@ -65,8 +61,17 @@ public sealed class KvmHostInspector
             new ForwardingPlanner(_root, new KernelParameters(_root)).Inspect([ForwardingFamily.IPv4], expectation.ForwardingFile)) ?? [];
         foreach (var state in forwarding) checks.AddRange(ForwardingChecks(state));
 
-        if (expectation.BridgeName is { } bridge && _bridgeChecks is not null)
-            checks.AddRange(Guard(checks, "Bridge", $"Bridge {bridge}", () => _bridgeChecks(_root, bridge).ToList()) ?? []);
+        HostBridge? bridge = null;
+        if (expectation.BridgeName is { } bridgeName)
+        {
+            var inventory = Guard(checks, "Bridge", $"bridge {bridgeName}", () =>
+            {
+                LiveNetworkState? live = _root.IsLive && _runner.IsAvailable("ip") ? new LiveNetworkReader(_runner).Read(_cancellation) : null;
+                return BridgeReport.Inventory(_root, live);
+            });
+            bridge = inventory?.FirstOrDefault(b => b.Name == bridgeName);
+            if (inventory is not null) checks.AddRange(BridgeChecks(bridgeName, bridge));
+        }
 
         return new KvmHostReport
         {
@@ -78,6 +83,7 @@ public sealed class KvmHostInspector
             Packages = packages.ToArray(),
             Libvirt = libvirt,
             Forwarding = forwarding.ToArray(),
+            Bridge = bridge,
         };
     }
 
@@ -103,6 +109,29 @@ public sealed class KvmHostInspector
         yield return state.Reachable
             ? new HostCheck("libvirt answers", CheckResult.Pass, $"{state.Endpoint}: {state.ProbeDetail}") { Area = "Libvirt" }
             : new HostCheck("libvirt answers", CheckResult.Fail, $"{state.Endpoint}: {state.ProbeDetail}", "Enable-Libvirtd") { Area = "Libvirt" };
+    }
+
+    private IEnumerable<HostCheck> BridgeChecks(string name, HostBridge? bridge)
+    {
+        if (bridge is null)
+        {
+            // NAT-only hosts need no bridge, so its absence is a warning, not a failure.
+            yield return new HostCheck($"bridge {name} configured", CheckResult.Warn, "no such bridge is configured",
+                $"New-HostBridge -Name {name} -Interface <nic> (or -BridgeName '' for NAT-only hosts)") { Area = "Bridge" };
+            yield break;
+        }
+        yield return bridge.ConfigurationFiles.Length > 0
+            ? new HostCheck($"bridge {name} configured", CheckResult.Pass, string.Join(", ", bridge.ConfigurationFiles)) { Area = "Bridge" }
+            : new HostCheck($"bridge {name} configured", CheckResult.Warn, "exists only in the running system: it will be gone after a reboot",
+                $"New-HostBridge -Name {name} writes its configuration") { Area = "Bridge" };
+        yield return bridge.Addresses.Length > 0 || bridge.Dhcp
+            ? new HostCheck($"bridge {name} carries the host address", CheckResult.Pass, bridge.Dhcp ? "DHCP" : string.Join(", ", bridge.Addresses)) { Area = "Bridge" }
+            : new HostCheck($"bridge {name} carries the host address", CheckResult.Warn, "no address and no DHCP") { Area = "Bridge" };
+        if (_root.IsLive)
+            yield return bridge.Active && bridge.Ports.Length > 0
+                ? new HostCheck($"bridge {name} up with a port", CheckResult.Pass, string.Join(", ", bridge.Ports)) { Area = "Bridge" }
+                : new HostCheck($"bridge {name} up with a port", CheckResult.Fail, bridge.Active ? "up, but no port" : "not up",
+                    $"nmcli connection up {name}, or New-HostBridge -Name {name} -Interface <nic>") { Area = "Bridge" };
     }
 
     private static IEnumerable<HostCheck> ForwardingChecks(IpForwardingState state)

@@ -1,3 +1,4 @@
+using KvmHost.Core.Bridge;
 using KvmHost.Core.Cpu;
 using KvmHost.Core.Packages;
 using KvmHost.Core.Services;
@@ -24,6 +25,7 @@ public sealed class KvmHostReport
     public KvmPackage[] Packages { get; init; } = [];
     public LibvirtdState? Libvirt { get; init; }
     public IpForwardingState[] Forwarding { get; init; } = [];
+    public HostBridge? Bridge { get; init; }
 
     /// <summary>The failed checks, for a one-line summary of what to fix.</summary>
     public string[] FailedChecks => Checks.Where(c => c.Result == CheckResult.Fail).Select(c => $"{c.Area}: {c.Name}").ToArray();
