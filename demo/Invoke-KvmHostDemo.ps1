@@ -20,9 +20,16 @@ param(
 $ErrorActionPreference = 'Stop'
 Import-Module $ModulePath
 
-function Show-Step([string] $Command) {
+function Invoke-Step([string] $Command, [scriptblock] $Action) {
+    # Shows the command and its objects in their default views. A step this machine cannot run (no rpm
+    # on a Debian laptop, say) says why in one sentence and the tour goes on.
     Write-Host ''
     Write-Host "PS> $Command" -ForegroundColor Cyan
+    try { & $Action | Out-Host }
+    catch {
+        $hint = if ($_.ErrorDetails.RecommendedAction) { " $($_.ErrorDetails.RecommendedAction)" } else { '' }
+        Write-Host "Skipped here: $($_.Exception.Message)$hint" -ForegroundColor Yellow
+    }
 }
 
 $image = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-demo-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
@@ -39,24 +46,17 @@ try {
     foreach ($unit in $units.GetEnumerator()) { [IO.File]::WriteAllText("$image/usr/lib/systemd/system/$($unit.Key)", $unit.Value) }
     Write-Host "A throw-away RHEL 9 image: $image" -ForegroundColor DarkGray
 
-    Show-Step 'Test-KvmCpuSupport'
     $cpu = Test-KvmCpuSupport
-    $cpu | Out-Host
+    Invoke-Step '$cpu = Test-KvmCpuSupport; $cpu' { $cpu }
     $force = -not $cpu.Supported
     if ($force) { Write-Host "This CPU cannot run KVM guests ($($cpu.Status)); the image is prepared anyway with -Force." -ForegroundColor Yellow }
 
-    Show-Step "`$cpu | Install-KvmPackages -Root `$image$(if ($force) { ' -Force' }) -WhatIf"
-    $packages = @($cpu | Install-KvmPackages -Root $image -Force:$force -WhatIf)
-    $packages | Out-Host
-
-    Show-Step 'Enable-Libvirtd -Root $image'
-    Enable-Libvirtd -Root $image | Out-Host
-
-    Show-Step 'Set-IpForwarding -Root $image'
-    Set-IpForwarding -Root $image | Out-Host
-
-    Show-Step 'Test-KvmHost        # this machine, read only'
-    Test-KvmHost | Out-Host
+    Invoke-Step "`$cpu | Install-KvmPackages -Root `$image$(if ($force) { ' -Force' }) -WhatIf" {
+        $cpu | Install-KvmPackages -Root $image -Force:$force -WhatIf
+    }
+    Invoke-Step 'Enable-Libvirtd -Root $image' { Enable-Libvirtd -Root $image }
+    Invoke-Step 'Set-IpForwarding -Root $image' { Set-IpForwarding -Root $image }
+    Invoke-Step 'Test-KvmHost        # this machine, read only' { Test-KvmHost }
 }
 finally {
     if ($KeepImage) { Write-Host "Kept the image: $image" } else { Remove-Item $image -Recurse -Force -ErrorAction Ignore }

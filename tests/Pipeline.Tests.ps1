@@ -206,3 +206,27 @@ try { $null = $cpu | Install-KvmPackages | Enable-Libvirtd } catch { $errorId = 
         @($run.Forwarding.Changed) | Should -Not -Contain $true
     }
 }
+
+Describe 'The README demo (build.ps1 -Task Demo)' -Tag 'Pipeline' {
+    It 'shows every step''s objects in their default views, leaves nothing behind, and ends with Test-KvmHost here' {
+        $demo = Join-Path $PSScriptRoot '../demo/Invoke-KvmHostDemo.ps1'
+        $before = @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'kvmhost-demo-*' -Directory).Count
+        $pwsh = @(Get-PwshInvocation)
+        $env:NO_COLOR = '1'
+        try {
+            $output = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File $demo -ModulePath (Get-KvmHostModulePath) `
+                -OsRelease (Get-FixturePath 'os-release/rhel-9.6.os-release') *>&1 | Out-String -Width 200
+        } finally { Remove-Item Env:NO_COLOR }
+        $LASTEXITCODE | Should -Be 0 -Because $output
+        $output | Should -Match 'PS> \$cpu = Test-KvmCpuSupport[\s\S]+Supported\s+:'
+        if (Get-Command rpm -CommandType Application -ErrorAction Ignore) {
+            $output | Should -Match '(?m)^libvirt\s+WouldInstall\s+False' -Because 'the packages show in their table view'
+        } else {
+            $output | Should -Match 'Skipped here: .*rpm'
+        }
+        $output | Should -Match 'PS> Enable-Libvirtd -Root \$image\s+Mode\s+: Monolithic[\s\S]+Changed\s+: True'
+        $output | Should -Match 'PS> Set-IpForwarding -Root \$image\s+AddressFamily\s+: IPv4[\s\S]+Changed\s+: True'
+        $output | Should -Match 'PS> Test-KvmHost[^\n]*\s+Ready\s+: (True|False)'
+        @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'kvmhost-demo-*' -Directory).Count | Should -Be $before
+    }
+}
