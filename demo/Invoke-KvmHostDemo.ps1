@@ -44,6 +44,23 @@ try {
         'libvirtd-admin.socket' = "[Socket]`nListenStream=/run/libvirt/libvirt-admin-sock`nService=libvirtd.service`n[Install]`nWantedBy=sockets.target`n"
     }
     foreach ($unit in $units.GetEnumerator()) { [IO.File]::WriteAllText("$image/usr/lib/systemd/system/$($unit.Key)", $unit.Value) }
+    # The image's NIC as the installer configured it: New-HostBridge moves its address onto br0.
+    $nicProfile = "$image/etc/NetworkManager/system-connections/enp1s0.nmconnection"
+    $null = New-Item -ItemType Directory -Path (Split-Path $nicProfile) -Force
+    [IO.File]::WriteAllText($nicProfile, "[connection]`
+id=enp1s0`
+type=ethernet`
+interface-name=enp1s0`
+`
+[ipv4]`
+address1=192.168.122.10/24`
+gateway=192.168.122.1`
+method=manual`
+`
+[ipv6]`
+method=auto`
+")
+    [IO.File]::SetUnixFileMode($nicProfile, 'UserRead, UserWrite')
     Write-Host "A throw-away RHEL 9 image: $image" -ForegroundColor DarkGray
 
     $cpu = Test-KvmCpuSupport
@@ -55,7 +72,12 @@ try {
         $cpu | Install-KvmPackages -Root $image -Force:$force -WhatIf
     }
     Invoke-Step 'Enable-Libvirtd -Root $image' { Enable-Libvirtd -Root $image }
-    Invoke-Step 'Set-IpForwarding -Root $image' { Set-IpForwarding -Root $image }
+    Invoke-Step '$bridge = New-HostBridge br0 -Interface enp1s0 -Root $image; $bridge | Set-IpForwarding -AddressFamily Both -Root $image' {
+        $bridge = New-HostBridge br0 -Interface enp1s0 -Root $image
+        $bridge | Out-Host
+        # The bridge's Name binds to -Uplink by property name.
+        $bridge | Set-IpForwarding -AddressFamily Both -Root $image
+    }
     Invoke-Step 'Test-KvmHost        # this machine, read only' { Test-KvmHost }
 }
 finally {

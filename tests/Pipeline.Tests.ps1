@@ -137,6 +137,50 @@ Describe 'Remoting serialization of every output type' -Tag 'Pipeline' {
     }
 }
 
+Describe 'New-HostBridge | Set-IpForwarding on a RHEL 9 image' -Tag 'Pipeline' {
+    BeforeAll {
+        $nic = "[connection]`nid=enp1s0`nuuid=9342d47a-1bab-5709-9869-c840b2eac501`ntype=ethernet`ninterface-name=enp1s0`n`n[ethernet]`nmac-address=52:54:00:12:34:56`n`n[ipv4]`naddress1=192.168.122.10/24`ndns=192.168.122.1;`ngateway=192.168.122.1`nmethod=manual`n`n[ipv6]`nmethod=auto`n"
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } `
+            -Files @{ 'etc/NetworkManager/system-connections/enp1s0.nmconnection' = $nic } -Directories 'etc/sysctl.d', 'run/lock'
+        [IO.File]::SetUnixFileMode((Join-Path $root 'etc/NetworkManager/system-connections/enp1s0.nmconnection'), 'UserRead, UserWrite')
+        # The interface comes from the pipeline by property name, and the bridge goes on into Set-IpForwarding.
+        $bridge = [pscustomobject]@{ Interface = 'enp1s0' } | New-HostBridge br0 -Root $root
+        $forwarding = @($bridge | Set-IpForwarding -AddressFamily Both -Root $root)
+    }
+    AfterAll { Remove-ScratchRoot $root }
+
+    It 'writes the bridge with the NIC''s address, then both forwarding keys in one drop-in' {
+        $bridge.Name | Should -Be 'br0'
+        $bridge.Ports | Should -Be 'enp1s0'
+        $bridge.Addresses | Should -Contain '192.168.122.10/24'
+        $bridge.Changed | Should -BeTrue
+        @($forwarding.Key) | Should -Be 'net.ipv4.ip_forward', 'net.ipv6.conf.all.forwarding'
+        @($forwarding.Changed) | Should -Be $true, $true
+        Get-Content -Raw (Join-Path $root 'etc/sysctl.d/90-kvmhost-forwarding.conf') | Should -Match '(?m)^net\.ipv6\.conf\.all\.forwarding = 1$'
+    }
+
+    It 'binds the bridge''s Name to -Uplink: a name that cannot be an interface is refused as the uplink' {
+        { [pscustomobject]@{ Name = '../eth0' } | Set-IpForwarding -AddressFamily IPv6 -Root $root -WhatIf } |
+            Should -Throw -ErrorId 'ForwardingUplinkInvalid,KvmHost.Commands.SetIpForwardingCommand'
+    }
+
+    It 'a second run changes nothing' {
+        $again = [pscustomobject]@{ Interface = 'enp1s0' } | New-HostBridge br0 -Root $root
+        $again.Changed | Should -BeFalse
+        @($again | Set-IpForwarding -AddressFamily Both -Root $root).Changed | Should -Be $false, $false
+    }
+
+    It 'keeps the bridge''s addresses, probes and file changes through remoting' {
+        $copy = ConvertTo-RemotingCopy $bridge
+        $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.KvmHost.Core.Bridge.HostBridge'
+        @($copy.Addresses) | Should -Be @($bridge.Addresses)
+        $bridge.FileChanges | Should -Not -BeNullOrEmpty
+        $copy.FileChanges[0].Path | Should -Be $bridge.FileChanges[0].Path
+        $copy.FileChanges[0].Changed | Should -BeTrue
+        Get-FormatData -TypeName 'Deserialized.KvmHost.Core.Bridge.HostBridge' | Should -Not -BeNullOrEmpty
+    }
+}
+
 Describe 'Test-KvmCpuSupport | Install-KvmPackages | Enable-Libvirtd, Set-IpForwarding, Test-KvmHost in a RHEL 9 systemd box' -Tag 'Pipeline' -Skip:([bool] $script:noBox) {
     BeforeAll {
         $stubs = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-pester-pipeline-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
@@ -225,7 +269,8 @@ Describe 'The README demo (build.ps1 -Task Demo)' -Tag 'Pipeline' {
             $output | Should -Match 'Skipped here: .*rpm'
         }
         $output | Should -Match 'PS> Enable-Libvirtd -Root \$image\s+Mode\s+: Monolithic[\s\S]+Changed\s+: True'
-        $output | Should -Match 'PS> Set-IpForwarding -Root \$image\s+AddressFamily\s+: IPv4[\s\S]+Changed\s+: True'
+        $output | Should -Match 'PS> \$bridge = New-HostBridge br0[^\n]*\s+Name\s+: br0[\s\S]+Addresses\s+: 192\.168\.122\.10/24'
+        $output | Should -Match 'AddressFamily\s+: IPv6[\s\S]+Changed\s+: True'
         $output | Should -Match 'PS> Test-KvmHost[^\n]*\s+Ready\s+: (True|False)'
         @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'kvmhost-demo-*' -Directory).Count | Should -Be $before
     }
