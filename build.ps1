@@ -5,16 +5,20 @@
     Build (default): compiles the assemblies, copies the manifest, merges the per-area format files,
     generates MAML help from en-US/<Verb-Noun>.md and copies the about_ topics, so that
     Import-Module ./out/KvmHost/KvmHost.psd1 works.
+    Demo: Build, then the README's first command: the setup as pipelines against a throw-away RHEL 9
+    image (demo/Invoke-KvmHostDemo.ps1, in a child pwsh), then Test-KvmHost on this machine. No root needed.
     Test: Build, then the xUnit suite and the Pester suite (in a child pwsh so the build session never
     loads the module), and a closing line "Total: N passed, N failed, N skipped". Exits 1 on any failure.
 .EXAMPLE
     dotnet tool run pwsh -NoProfile -File ./build.ps1
 .EXAMPLE
     dotnet tool run pwsh -NoProfile -File ./build.ps1 -Task Test -Tag Hardening
+.EXAMPLE
+    dotnet tool run pwsh -NoProfile -File ./build.ps1 -Task Demo
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Clean')]
+    [ValidateSet('Build', 'Test', 'UnitTest', 'PesterTest', 'Demo', 'Clean')]
     [string[]] $Task = @('Build'),
 
     [ValidateSet('Debug', 'Release')]
@@ -143,6 +147,13 @@ foreach ($step in $Task) {
         'Build' { Invoke-Build }
         'UnitTest' { $results += Invoke-UnitTests }
         'PesterTest' { Invoke-Build; $results += Invoke-PesterTests }
+        'Demo' {
+            Invoke-Build
+            # A child pwsh for the same reason as the tests: the build session never loads the module.
+            & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $repo 'demo/Invoke-KvmHostDemo.ps1') `
+                -ModulePath (Join-Path $moduleOut 'KvmHost.psd1') -OsRelease (Join-Path $repo 'tests/fixtures/os-release/rhel-9.6.os-release') | Out-Host
+            if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)" }
+        }
         'Test' {
             Invoke-Build
             $results += Invoke-UnitTests
