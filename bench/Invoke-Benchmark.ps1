@@ -175,6 +175,16 @@ $report = Join-Path $PSScriptRoot "results/$stamp-$suiteName.md"
 $lines = @("# KvmHost benchmarks, $stamp", '', "Machine: $machine", "pwsh $($PSVersionTable.PSVersion), .NET $([Environment]::Version)", '',
     '| Benchmark | Baseline | KvmHost | Ratio | Target | Met | Note |', '|---|---|---|---|---|---|---|')
 $lines += $rows | ForEach-Object { "| $($_.Benchmark) | $($_.Baseline) | $($_.KvmHost) | $($_.Ratio) | $($_.Target) | $($_.Met) | $($_.Note) |" }
+$missed = @($rows | Where-Object { "$($_.Met)" -eq 'False' })
+if ($missed) {
+    $lines += @('', '## Targets missed', '')
+    $lines += $missed | ForEach-Object {
+        $by = if ($_.PSObject.Properties['TargetRatio'] -and $_.TargetRatio -and [double] ($_.Ratio -replace ',') -gt $_.TargetRatio) {
+            'ratio {0} against {1}: {2:N1}x the target' -f $_.Ratio, $_.TargetRatio, ([double] ($_.Ratio -replace ',') / $_.TargetRatio)
+        } else { "$($_.KvmHost) (ratio $($_.Ratio)) against target $($_.Target)" }
+        "- $($_.Benchmark): $by"
+    }
+}
 $charted = @($rows | Where-Object { $_.PSObject.Properties['TargetRatio'] -and $_.TargetRatio })
 if ($charted) {
     $chart = [IO.Path]::ChangeExtension($report, '.svg')
