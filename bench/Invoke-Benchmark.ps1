@@ -137,7 +137,9 @@ try {
     }
     if ('Converged' -in $Suite) {
         if ($stubRepo) {
-            foreach ($row in & (Join-Path $PSScriptRoot 'Measure-Converged.ps1') -Module $module -Pwsh $pwsh -StubRepo $stubRepo -Rounds $ConvergedRounds) { $rows.Add($row) }
+            # A failed suite is reported and the others still run: their figures cost minutes too.
+            try { foreach ($row in & (Join-Path $PSScriptRoot 'Measure-Converged.ps1') -Module $module -Pwsh $pwsh -StubRepo $stubRepo -Rounds $ConvergedRounds) { $rows.Add($row) } }
+            catch { Write-Warning "Converged suite failed: $_ ($($_.InvocationInfo.PositionMessage))" }
         } else { Write-Warning "Converged suite skipped: $noStubs" }
     }
     if ('Packages' -in $Suite) {
@@ -147,8 +149,8 @@ try {
 `$ErrorActionPreference = 'Stop'
 & '$(Join-Path $PSScriptRoot 'Measure-Packages.ps1')' -Module '$module' -StubRepo '$stubRepo' -Missing $($MissingPackages -join ',') | ConvertTo-Json -Compress -AsArray
 "@
-            if ($LASTEXITCODE -ne 0) { throw "Packages suite failed: $packageRows" }
-            foreach ($row in ($packageRows | Select-Object -Last 1 | ConvertFrom-Json)) { $rows.Add($row) }
+            if ($LASTEXITCODE -ne 0) { Write-Warning "Packages suite failed: $packageRows" }
+            else { foreach ($row in ($packageRows | Select-Object -Last 1 | ConvertFrom-Json)) { $rows.Add($row) } }
         } else { Write-Warning "Packages suite skipped: $noStubs" }
     }
 } finally {
@@ -162,8 +164,8 @@ if ('Fleet' -in $Suite) {
 `$ErrorActionPreference = 'Stop'
 & '$(Join-Path $PSScriptRoot 'Measure-Fleet.ps1')' -Module '$module' -Repeat $FleetRepeat | ConvertTo-Json -Compress -AsArray
 "@
-        if ($LASTEXITCODE -ne 0) { throw "Fleet suite failed: $fleetRows" }
-        foreach ($row in ($fleetRows | Select-Object -Last 1 | ConvertFrom-Json)) { $rows.Add($row) }
+        if ($LASTEXITCODE -ne 0) { Write-Warning "Fleet suite failed: $fleetRows" }
+        else { foreach ($row in ($fleetRows | Select-Object -Last 1 | ConvertFrom-Json)) { $rows.Add($row) } }
     } else { Write-Warning 'Fleet suite skipped: tests/harness/Fleet.psm1 (the SSH remoting fleet harness) is not in this tree' }
 }
 

@@ -99,16 +99,16 @@ Start-Sleep -Seconds 1   # a second apart from anything the warm-up or pwsh's st
 [pscustomobject]@{ Running = `$running; Times = @(`$times); Since = `$since } | ConvertTo-Json -Compress
 "@
     $inSession = Invoke-Box ($pwshInBox + $countScript) | ConvertFrom-Json
-    $kvmFiles = Get-WrittenFile ([double] $inSession.Since)
+    $kvmFiles = @(Get-WrittenFile ([double] $inSession.Since))
 
     # The same in a new pwsh under strace, against the same pwsh importing the module and doing nothing:
     # what pwsh starts by itself is not the pipeline's.
-    $children = Get-ChildProcess ($prelude + "`$null = & { $setup }")
-    $pwshOwn = Get-ChildProcess $prelude
+    $children = @(Get-ChildProcess ($prelude + "`$null = & { $setup }"))
+    $pwshOwn = @(Get-ChildProcess $prelude)
 
     $since = Get-Now
     $ansibleRecap = Invoke-Box $playbook
-    $ansibleFiles = Get-WrittenFile $since
+    $ansibleFiles = @(Get-WrittenFile $since)
 
     # Interleaved rounds: new pwsh + module + pipeline, then ansible-playbook, on the same box.
     $kvmCold = [Collections.Generic.List[double]]::new()
@@ -128,8 +128,8 @@ Start-Sleep -Seconds 1   # a second apart from anything the warm-up or pwsh's st
 
     [pscustomobject]@{
         Benchmark = "Converged host, $steps`: child processes started by a second run"
-        Baseline = "pwsh + Import-Module alone: $($pwshOwn.Count)"; KvmHost = "$($inSession.Running.Count) (CommandRunner) / $($children.Count - $pwshOwn.Count) (strace execve beyond pwsh's own)"
-        Ratio = ''; Target = '<= 3'; Met = ($children.Count - $pwshOwn.Count) -le 3 -and $inSession.Running.Count -le 3
+        Baseline = "pwsh + Import-Module alone: $($pwshOwn.Count)"; KvmHost = "$(@($inSession.Running).Count) (CommandRunner) / $($children.Count - $pwshOwn.Count) (strace execve beyond pwsh's own)"
+        Ratio = ''; Target = '<= 3'; Met = ($children.Count - $pwshOwn.Count) -le 3 -and @($inSession.Running).Count -le 3
         Note = 'CommandRunner: ' + (($inSession.Running | ForEach-Object { $_ -replace '^Running: ' }) -join '; ') + '. strace, pipeline: ' + ($children -join '; ') + '. strace, pwsh alone: ' + ($(if ($pwshOwn) { $pwshOwn -join '; ' } else { 'none' }))
     }
     [pscustomobject]@{
