@@ -12,7 +12,7 @@ $vmxFlags = 'vmx flags	: vnmi preemption_timer posted_intr invvpid ept_x_only ep
 $builder = [Text.StringBuilder]::new()
 for ($i = 0; $i -lt $Count; $i++) {
     $text = $block -replace '(?m)^processor\t: \d+', "processor`t: $i" `
-                   -replace '(?m)^physical id\t: \d+', "physical id`t: $([int]($i / 96))" `
+                   -replace '(?m)^physical id\t: \d+', "physical id`t: $([math]::Floor($i / 96))" `
                    -replace '(?m)^core id\t\t: \d+', "core id`t`t: $($i % 48)"
     $null = $builder.Append($text).Append("`n").Append($vmxFlags).Append("`n`n")
 }

@@ -1,0 +1,74 @@
+<#
+.SYNOPSIS
+    The setup through SSH remoting on 4 hosts against 1 host, on a throw-away fleet (the test
+    harness's Fleet.psm1). Returns benchmark rows.
+.DESCRIPTION
+    Fleet boxes are dressed as this machine's own Debian, which has no stub repository, so the package
+    step names the Debian packages that are already there (-NoDefaultPackages -Name ...): dpkg-query
+    checks them, apt-get runs only if one were missing. After a converging first run, each round times
+    the converged setup on one open session and then on all four (Invoke-Command -Session, in
+    parallel), and the same as one-shot calls (-HostName: connect, start pwsh, import, run).
+#>
+param(
+    [Parameter(Mandatory)] [string] $Module,
+    [int] $Count = 4,
+    [int] $Repeat = 3
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$repo = Split-Path $PSScriptRoot -Parent
+Import-Module (Join-Path $repo 'tests/harness/Fleet.psm1') -Force
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+
+$reason = Test-TestFleetSupported
+if ($reason) { Write-Warning "Fleet suite skipped: $reason"; return }
+
+$packages = @(& dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' qemu-system-x86 libvirt-daemon-system libvirt-clients 2>$null |
+    Where-Object { $_ -match ' ii\s*$' } | ForEach-Object { ($_ -split ' ')[0] })
+$setup = [scriptblock]::Create(@"
+Import-Module KvmHost
+`$null = Test-KvmCpuSupport | Install-KvmPackages -Force -NoDefaultPackages -Name $($packages -join ', ') | Enable-Libvirtd
+`$null = Set-IpForwarding
+"@)
+$moduleDirectory = Split-Path (Resolve-Path $Module).ProviderPath
+$version = (Import-PowerShellDataFile $Module).ModuleVersion
+
+$fleet = New-TestFleet -Count $Count
+$sessions = @()
+try {
+    Write-Host "Fleet: $Count boxes up in $([int]$fleet.BootTime.TotalSeconds) s"
+    $all = $fleet.SessionParameters
+    $one = $all.Clone()
+    $one.HostName = $fleet.Hosts[0].HostName
+    $sessions = @(New-PSSession @all)
+    foreach ($session in $sessions) {
+        Copy-Item $moduleDirectory -Destination "/usr/local/share/powershell/Modules/KvmHost/$version" -ToSession $session -Recurse -Force
+    }
+    $null = Invoke-Command -Session $sessions $setup   # converges every host; not what is measured
+
+    $times = @{ OpenOne = [Collections.Generic.List[double]]::new(); OpenAll = [Collections.Generic.List[double]]::new()
+                ShotOne = [Collections.Generic.List[double]]::new(); ShotAll = [Collections.Generic.List[double]]::new() }
+    for ($i = 0; $i -lt $Repeat; $i++) {
+        # Interleaved, so load drift hits 1 and 4 hosts alike.
+        $times.OpenOne.Add((Measure-Command { $null = Invoke-Command -Session $sessions[0] $setup }).TotalMilliseconds)
+        $times.OpenAll.Add((Measure-Command { $null = Invoke-Command -Session $sessions -ThrottleLimit $Count $setup }).TotalMilliseconds)
+        $times.ShotOne.Add((Measure-Command { $null = Invoke-Command @one $setup }).TotalMilliseconds)
+        $times.ShotAll.Add((Measure-Command { $null = Invoke-Command @all $setup }).TotalMilliseconds)
+        Write-Host ("Fleet round {0}: open session 1 host {1:N0} ms, {2} hosts {3:N0} ms; one-shot 1 host {4:N0} ms, {2} hosts {5:N0} ms" -f
+            ($i + 1), $times.OpenOne[$i], $Count, $times.OpenAll[$i], $times.ShotOne[$i], $times.ShotAll[$i])
+    }
+    $load = (Get-Content /proc/loadavg).Split(' ')[0..2] -join ' '
+    foreach ($kind in @(@{ Key = 'Open'; Text = 'on open sessions (Invoke-Command -Session)' }, @{ Key = 'Shot'; Text = 'one-shot (Invoke-Command -HostName: ssh, pwsh start, import)' })) {
+        $single = Get-Median $times["$($kind.Key)One"]; $many = Get-Median $times["$($kind.Key)All"]
+        [pscustomobject]@{
+            Benchmark = "Fleet: converged setup through SSH remoting, $($kind.Text), $Count hosts vs 1 host"
+            Baseline = '{0:N0} ms' -f $single; KvmHost = '{0:N0} ms' -f $many
+            Ratio = '{0:N2}' -f ($many / $single); Target = "none set ($Count = serial, 1 = perfectly parallel)"; Met = ''
+            Note = "median of $Repeat interleaved rounds; $Count boxes share this machine's $([Environment]::ProcessorCount) cores (load $load); Debian boxes, packages $($packages -join ' ')"
+        }
+    }
+}
+finally {
+    if ($sessions) { $sessions | Remove-PSSession }
+    Remove-TestFleet $fleet
+}
