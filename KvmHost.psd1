@@ -12,6 +12,7 @@
     # Loaded up front so scripts can name result types and enums ([KvmHost.Core.Cpu.CpuSupportStatus]).
     RequiredAssemblies   = @('KvmHost.Core.dll')
     FormatsToProcess     = @('KvmHost.format.ps1xml')
+    TypesToProcess       = @('KvmHost.types.ps1xml')
     CmdletsToExport      = @(
         'Test-KvmCpuSupport'
         'Install-KvmPackages'

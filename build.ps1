@@ -55,6 +55,7 @@ function Invoke-Build {
     # The compliance suite ships with the module so auditors run exactly what the module's authors test.
     Copy-Item (Join-Path $repo 'src/KvmHost/Compliance') $moduleOut -Recurse
     Merge-FormatFiles -Source (Join-Path $repo 'src/KvmHost/Formats') -Destination (Join-Path $moduleOut 'KvmHost.format.ps1xml')
+    Merge-TypeFiles -Source (Join-Path $repo 'src/KvmHost/Types') -Destination (Join-Path $moduleOut 'KvmHost.types.ps1xml')
     Get-ChildItem (Join-Path $repo 'en-US') -Filter 'about_*.help.txt' | Copy-Item -Destination (Join-Path $moduleOut 'en-US')
     # Help is generated in a child pwsh: it imports the built module to read each cmdlet's real syntax.
     Invoke-Native ([Environment]::ProcessPath) @((Join-Path $PSHOME 'pwsh.dll'), '-NoProfile', '-NonInteractive', '-File',
@@ -73,6 +74,19 @@ function Merge-FormatFiles {
         $part = [xml](Get-Content -Raw $file.FullName)
         foreach ($view in $part.Configuration.ViewDefinitions.View) {
             $null = $target.AppendChild($merged.ImportNode($view, $true))
+        }
+    }
+    $merged.Save($Destination)
+}
+
+function Merge-TypeFiles {
+    # Type data (e.g. SerializationDepth for objects that carry records) lives per area like the views.
+    param([string] $Source, [string] $Destination)
+    $merged = [xml]'<?xml version="1.0" encoding="utf-8"?><Types/>'
+    foreach ($file in Get-ChildItem $Source -Filter '*.types.ps1xml' | Sort-Object Name) {
+        $part = [xml](Get-Content -Raw $file.FullName)
+        foreach ($type in $part.Types.Type) {
+            $null = $merged.DocumentElement.AppendChild($merged.ImportNode($type, $true))
         }
     }
     $merged.Save($Destination)

@@ -32,10 +32,12 @@ public sealed class AtomicFileWriter
 
     /// <summary>Writes <paramref name="content"/> unless the file already holds exactly that.</summary>
     /// <param name="newFileMode">Mode for a file that does not exist yet; an existing file keeps its own.</param>
-    public FileChange Write(string pathInRoot, string content, UnixFileMode newFileMode = Modes.ConfigFile, bool keepBackup = true)
-        => Write(pathInRoot, Encoding.UTF8.GetBytes(content), newFileMode, keepBackup);
+    /// <param name="hiddenBackup">Name the backup ".NAME.kvmhost-STAMP.bak": for directories whose readers load every
+    /// file that is not hidden (NetworkManager 1.42 loads "x.nmconnection.kvmhost-STAMP.bak" as a profile).</param>
+    public FileChange Write(string pathInRoot, string content, UnixFileMode newFileMode = Modes.ConfigFile, bool keepBackup = true, bool hiddenBackup = false)
+        => Write(pathInRoot, Encoding.UTF8.GetBytes(content), newFileMode, keepBackup, hiddenBackup);
 
-    public FileChange Write(string pathInRoot, byte[] content, UnixFileMode newFileMode = Modes.ConfigFile, bool keepBackup = true)
+    public FileChange Write(string pathInRoot, byte[] content, UnixFileMode newFileMode = Modes.ConfigFile, bool keepBackup = true, bool hiddenBackup = false)
     {
         string hostPath = _root.Resolve(pathInRoot);
         string directory = Path.GetDirectoryName(hostPath)!;
@@ -65,7 +67,7 @@ public sealed class AtomicFileWriter
             if (exists && NativeMethods.GetOwner(hostPath) is { } owner && NativeMethods.GetOwner(temp) != owner)
                 NativeMethods.SetOwner(temp, owner.Uid, owner.Gid);
 
-            if (exists && keepBackup) backupHostPath = MakeBackup(hostPath);
+            if (exists && keepBackup) backupHostPath = MakeBackup(hostPath, hiddenBackup);
             File.Move(temp, hostPath, overwrite: true);
             NativeMethods.SyncDirectory(directory);
         }
@@ -79,12 +81,12 @@ public sealed class AtomicFileWriter
     }
 
     /// <summary>Removes a file, keeping its content as a backup (renamed, so the removal is atomic too).</summary>
-    public FileChange Delete(string pathInRoot)
+    public FileChange Delete(string pathInRoot, bool hiddenBackup = false)
     {
         string hostPath = _root.Resolve(pathInRoot, followLast: false);
         if (!File.Exists(hostPath) && new FileInfo(hostPath).LinkTarget is null)
             return new FileChange(pathInRoot, Changed: false, Created: false, Deleted: false, BackupPath: null);
-        string backup = NextBackupPath(hostPath);
+        string backup = NextBackupPath(hostPath, hiddenBackup);
         try
         {
             File.Move(hostPath, backup);
@@ -126,9 +128,9 @@ public sealed class AtomicFileWriter
         }
     }
 
-    private string MakeBackup(string hostPath)
+    private string MakeBackup(string hostPath, bool hidden)
     {
-        string backup = NextBackupPath(hostPath);
+        string backup = NextBackupPath(hostPath, hidden);
         // A hard link costs nothing and cannot be half-written; copy only where links are not allowed.
         if (!NativeMethods.HardLink(hostPath, backup))
         {
@@ -138,12 +140,13 @@ public sealed class AtomicFileWriter
         return backup;
     }
 
-    private string NextBackupPath(string hostPath)
+    private string NextBackupPath(string hostPath, bool hidden)
     {
         string stamp = _clock().ToString("yyyyMMdd'T'HHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
-        string candidate = $"{hostPath}{BackupMarker}{stamp}.bak";
+        string stem = hidden ? Path.Combine(Path.GetDirectoryName(hostPath)!, "." + Path.GetFileName(hostPath)) : hostPath;
+        string candidate = $"{stem}{BackupMarker}{stamp}.bak";
         for (int i = 1; File.Exists(candidate) || Directory.Exists(candidate); i++)
-            candidate = $"{hostPath}{BackupMarker}{stamp}-{i}.bak";
+            candidate = $"{stem}{BackupMarker}{stamp}-{i}.bak";
         return candidate;
     }
 

@@ -124,3 +124,20 @@ public class AtomicFileWriterTests
         Assert.Equal("new\n", scratch.Read("/etc/sysctl.conf"));
     }
 }
+
+public class AtomicFileWriterHiddenBackupTests
+{
+    [Fact]
+    public void A_hidden_backup_starts_with_a_dot_so_directory_readers_skip_it()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/NetworkManager/system-connections/br0.nmconnection", "old\n");
+        var clock = new DateTime(2026, 11, 25, 3, 4, 5, 6, DateTimeKind.Utc);
+        var writer = new AtomicFileWriter(scratch.Root, () => clock);
+        var change = writer.Write("/etc/NetworkManager/system-connections/br0.nmconnection", "new\n", hiddenBackup: true);
+        Assert.Equal("/etc/NetworkManager/system-connections/.br0.nmconnection.kvmhost-20261125T030405006.bak", change.BackupPath);
+        var removal = writer.Delete("/etc/NetworkManager/system-connections/br0.nmconnection", hiddenBackup: true);
+        Assert.StartsWith("/etc/NetworkManager/system-connections/.br0.nmconnection.kvmhost-", removal.BackupPath);
+        writer.Undo(removal);
+        Assert.Equal("new\n", scratch.Read("/etc/NetworkManager/system-connections/br0.nmconnection"));
+    }
+}

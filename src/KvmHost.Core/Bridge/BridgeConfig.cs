@@ -1,0 +1,91 @@
+using System.Net;
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Bridge;
+
+/// <summary>What one configuration file should become; null content means the file is to be removed.</summary>
+public sealed record PlannedFile(string Path, string? Content, UnixFileMode Mode, string Purpose);
+
+/// <summary>IP settings as a configuration file holds them (a NIC's profile, or a bridge's).</summary>
+public sealed record ConfiguredIp
+{
+    public bool Dhcp { get; init; }
+    public bool Ipv6Auto { get; init; }
+    public IReadOnlyList<IpCidr> Addresses { get; init; } = [];
+    public IPAddress? Gateway { get; init; }
+    public IPAddress? Gateway6 { get; init; }
+    public IReadOnlyList<IPAddress> DnsServers { get; init; } = [];
+    public IReadOnlyList<BridgeRoute> Routes { get; init; } = [];
+    public string? MacAddress { get; init; }
+    public int? Mtu { get; init; }
+    public bool HasIpSettings => Dhcp || Addresses.Count > 0;
+}
+
+/// <summary>A bridge found in configuration files, with the ports that name it.</summary>
+public sealed record ConfiguredBridge(string Name, string Path, ConfiguredIp Ip, bool Stp, int? ForwardDelay, IReadOnlyList<string> Ports, IReadOnlyList<string> Files);
+
+/// <summary>A NIC's own profile (not a bridge port), which the bridge takes over.</summary>
+public sealed record NicProfile(string Path, ConfiguredIp Ip, string? Controller);
+
+/// <summary>
+/// One way of persisting a bridge: network-scripts ifcfg files, or NetworkManager keyfiles. Both
+/// render from the same <see cref="BridgeSettings"/>, read the NIC's current profile, and list bridges.
+/// </summary>
+public interface IBridgeConfig
+{
+    BridgeBackend Backend { get; }
+
+    /// <summary>The files that make the bridge persistent, the NIC's profile edits included.</summary>
+    IReadOnlyList<PlannedFile> Render(BridgeSettings settings);
+
+    /// <summary>The NIC's own profiles (ports of a bridge report their controller).</summary>
+    IReadOnlyList<NicProfile> FindNicProfiles(string nic);
+
+    IReadOnlyList<ConfiguredBridge> FindBridges();
+
+    /// <summary>The files that give the NIC back the bridge's IP settings and remove the bridge.</summary>
+    IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip);
+}
+
+public static class BridgeConfigs
+{
+    public static IBridgeConfig For(BridgeBackend backend, HostRoot root, bool newNetworkManagerNames) => backend switch
+    {
+        BridgeBackend.NetworkScripts => new NetworkScriptsConfig(root),
+        _ => new NetworkManagerConfig(root, newNetworkManagerNames),
+    };
+
+    /// <summary>
+    /// NetworkManager 1.46 renamed master/slave-type/autoconnect-slaves to controller/port-type/
+    /// autoconnect-ports; the old names keep working on new versions, the new ones fail on old ones.
+    /// Offline the release decides: RHEL 10, Fedora 40, Debian 13 and Ubuntu 24.04 ship 1.46 or newer.
+    /// </summary>
+    public static bool ReleaseUsesNewNetworkManagerNames(ReleaseProfile release) => release.Family switch
+    {
+        DistroFamily.RedHat => release.MajorVersion >= 10,
+        DistroFamily.Fedora => release.MajorVersion >= 40,
+        _ => release.Id == "ubuntu" ? release.MajorVersion >= 24 : release.MajorVersion >= 13,
+    };
+
+    /// <summary>"nmcli tool, version 1.42.4" -> false; 1.46 and newer -> true.</summary>
+    public static bool? VersionUsesNewNetworkManagerNames(string nmcliVersionOutput)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(nmcliVersionOutput, @"(\d+)\.(\d+)");
+        if (!match.Success) return null;
+        int major = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        int minor = int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        return major > 1 || (major == 1 && minor >= 46);
+    }
+
+    internal static IPAddress? TryAddress(string? text) =>
+        text is not null && IpCidr.TryParseStrict(text.Trim(), out var address) ? address : null;
+
+    internal static IpCidr? TryCidr(string? text)
+    {
+        if (text is null) return null;
+        int slash = text.IndexOf('/');
+        if (slash <= 0 || TryAddress(text[..slash]) is not { } address) return null;
+        return int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix)
+            ? new IpCidr(address, prefix) : null;
+    }
+}

@@ -1,0 +1,192 @@
+using System.Globalization;
+using System.Net;
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Bridge;
+
+public sealed record RemovalPlan
+{
+    public required string Name { get; init; }
+    public string? Port { get; init; }
+    public required IBridgeConfig Config { get; init; }
+    public ConfiguredBridge? Configured { get; init; }
+    /// <summary>The bridge's settings, given back to the NIC.</summary>
+    public required ConfiguredIp Ip { get; init; }
+    public required IReadOnlyList<FilePlan> Files { get; init; }
+    public LiveNetworkState? Before { get; init; }
+    public required IReadOnlyList<string[]> IpCommands { get; init; }
+    public required IReadOnlyList<IPAddress> ProbeTargets { get; init; }
+    public required IReadOnlyList<string> Risks { get; init; }
+    public bool LiveNeeded => Before?.Link(Name) is not null;
+    public bool Changes => Files.Any(f => f.Changes) || LiveNeeded;
+}
+
+/// <summary>
+/// Undoes a bridge: the NIC gets the bridge's current IP settings back (regenerated from the bridge's
+/// profile, which is the configuration that works today, rather than an old backup that may predate
+/// later edits), the bridge's files are removed with backups, and on the running host the addresses
+/// and routes move back under the same probe-and-rollback guard as New-HostBridge.
+/// </summary>
+public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer, IReachability reachability, CancellationToken cancellationToken)
+{
+    public static RemovalPlan Plan(string name, HostRoot root, IReadOnlyList<IBridgeConfig> configs, LiveNetworkState? live, string? sshConnection)
+    {
+        var (config, configured) = configs.Select(c => (c, c.FindBridges().FirstOrDefault(b => b.Name == name)))
+            .FirstOrDefault(x => x.Item2 is not null, (configs[0], null));
+        var link = live?.Link(name);
+        if (configured is null && link is null)
+            throw new KvmHostException(ErrorIds.BridgeNotFound, FailureKind.ObjectNotFound,
+                $"There is no bridge '{name}' in the configuration files{(live is null ? $" under {root.Path}" : " or on the running system")}.", name,
+                "List the bridges with Get-HostBridge.");
+        if (link is { IsBridge: false })
+            throw new KvmHostException(ErrorIds.InterfaceNotUsable, FailureKind.InvalidArgument,
+                $"{name} is a {link.Kind ?? "network device"}, not a bridge.", name, "List the bridges with Get-HostBridge.");
+
+        var ports = (live?.PortsOf(name).Select(p => p.Name) ?? []).Concat(configured?.Ports ?? []).Distinct().ToList();
+        string? port = ports.FirstOrDefault();
+        var liveIp = link is null ? null : new ConfiguredIp
+        {
+            Addresses = link.Addresses.Where(a => a.IsGlobal && !a.Dynamic).Select(a => a.Cidr).ToList(),
+            Gateway = live!.RoutesVia(name).Where(r => r.IsDefault && !r.IPv6 && r.Gateway is not null).Select(r => IPAddress.Parse(r.Gateway!)).FirstOrDefault(),
+            Gateway6 = live.RoutesVia(name).Where(r => r.IsDefault && r.IPv6 && r.Gateway is not null).Select(r => IPAddress.Parse(r.Gateway!)).FirstOrDefault(),
+        };
+        var ip = configured?.Ip ?? liveIp!;
+
+        var files = new List<FilePlan>();
+        if (configured is not null && port is not null)
+            files.AddRange(config.RenderRemoval(configured, port, ip).Select(f => new FilePlan(f, root.TryReadText(f.Path))));
+        else if (configured is not null)
+            files.AddRange(configured.Files.Select(f => new FilePlan(new PlannedFile(f, null, Modes.ConfigFile, "bridge"), root.TryReadText(f))));
+
+        var commands = new List<string[]>();
+        var probes = new List<IPAddress>();
+        var risks = new List<string>();
+        if (link is not null && live is not null)
+        {
+            var routes = live.RoutesVia(name).Where(r => !r.FollowsAddress).ToList();
+            foreach (var address in link.Addresses.Where(a => a.IsGlobal))
+                commands.Add([.. address.Cidr.IsIPv6 ? new[] { "-6" } : [], "address", "del", address.Cidr.ToString(), "dev", name]);
+            foreach (string p in ports) commands.Add(["link", "set", "dev", p, "nomaster"]);
+            commands.Add(["link", "delete", "dev", name]);
+            if (port is not null)
+            {
+                commands.Add(["link", "set", "dev", port, "up"]);
+                foreach (var address in link.Addresses.Where(a => a.IsGlobal))
+                    commands.Add(address.Cidr.IsIPv6 ? ["-6", "address", "add", address.Cidr.ToString(), "dev", port, "nodad"] : ["address", "add", address.Cidr.ToString(), "dev", port]);
+                foreach (var route in routes)
+                {
+                    var arguments = new List<string>(route.IPv6 ? ["-6"] : []) { "route", "replace", route.Destination };
+                    if (route.Gateway is not null) arguments.AddRange(["via", route.Gateway]);
+                    arguments.AddRange(["dev", port]);
+                    if (route.Metric is { } m) arguments.AddRange(["metric", m.ToString(CultureInfo.InvariantCulture)]);
+                    commands.Add([.. arguments]);
+                }
+            }
+            probes.AddRange(routes.Where(r => r.IsDefault && r.Gateway is not null).Select(r => IPAddress.Parse(r.Gateway!)));
+            if (routes.Any(r => r.IsDefault)) risks.Add($"{name} carries the default route: a mistake cuts this host off its network.");
+            if (BridgePlanner.SshServerAddress(sshConnection) is { } server && link.Addresses.Any(a => a.Cidr.Address.Equals(server)))
+                risks.Add($"This session's SSH connection arrives on {name} ({server}).");
+        }
+        return new RemovalPlan
+        {
+            Name = name, Port = port, Config = config, Configured = configured, Ip = ip, Files = files, Before = live,
+            IpCommands = commands, ProbeTargets = probes.Distinct().ToList(), Risks = risks,
+        };
+    }
+
+    public static IReadOnlyList<string> DescribeLive(RemovalPlan plan)
+    {
+        if (!plan.LiveNeeded) return [];
+        if (plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null)
+            return ["busctl call ... CheckpointCreate", "nmcli connection load <the NIC's profile>", $"nmcli connection delete uuid <{plan.Name} and its port>", $"nmcli --wait 60 device connect {plan.Port}", "busctl call ... CheckpointDestroy or CheckpointRollback"];
+        return plan.IpCommands.Select(IpRouteBridge.Show).ToList();
+    }
+
+    public BridgeOutcome Apply(RemovalPlan plan, TimeSpan rollbackTimeout)
+    {
+        var changes = new List<FileChange>();
+        var log = new List<string>();
+        if (!plan.LiveNeeded)
+        {
+            foreach (var file in plan.Files.Where(f => f.Changes)) changes.Add(Write(file));
+            return new BridgeOutcome(changes, log, [], false, null, null);
+        }
+        var probes = plan.ProbeTargets.Select(t => (Target: t, Before: reachability.Answers(t, TimeSpan.FromSeconds(3), cancellationToken))).ToList();
+        bool useNm = plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null;
+        var nm = useNm ? new NetworkManagerClient(runner, cancellationToken) : null;
+        string? checkpoint = null;
+        try
+        {
+            if (nm is not null) checkpoint = nm.CreateCheckpoint((int)Math.Ceiling((rollbackTimeout + BridgeApplier.CheckpointGrace).TotalSeconds), log);
+            foreach (var file in plan.Files.Where(f => f.Changes)) changes.Add(Write(file));
+            var deadline = DateTime.UtcNow + rollbackTimeout;
+            if (nm is not null)
+            {
+                // NetworkManager keeps a profile whose file vanished while it is active: delete it by uuid.
+                foreach (var change in changes.Where(c => c.Changed && !c.Deleted)) nm.Run(NetworkManagerClient.LoadArguments(change.Path), log);
+                foreach (string uuid in plan.Files.Where(f => f.File.Content is null && f.Current is not null)
+                             .Select(f => Keyfile.Parse(f.Current!).Get("connection", "uuid")).OfType<string>())
+                    nm.RunTolerant(["connection", "delete", "uuid", uuid], log);
+                if (plan.Port is not null) nm.Run(["--wait", "60", "device", "connect", plan.Port], log);
+            }
+            else
+            {
+                new IpRouteBridge(runner, cancellationToken).Apply(plan.IpCommands, log);
+            }
+            var results = new List<BridgeProbe>();
+            foreach (var (target, before) in probes)
+                results.Add(new BridgeProbe(target.ToString(), before, before ? reachability.Answers(target, Remaining(deadline), cancellationToken) : null));
+            var after = new LiveNetworkReader(runner).Read(cancellationToken);
+            string? problem = after.Link(plan.Name) is not null && nm is null ? $"{plan.Name} still exists after the change"
+                : results.FirstOrDefault(r => r.After == false) is { } failed ? $"{failed.Target} answered before the change and not within {rollbackTimeout.TotalSeconds:0} s after it."
+                : null;
+            if (problem is not null) return RollBack(plan, nm, checkpoint, changes, log, problem, results);
+            if (checkpoint is not null) nm!.Destroy(checkpoint, log);
+            return new BridgeOutcome(changes, log, results, false, null, after);
+        }
+        catch (KvmHostException e)
+        {
+            return RollBack(plan, nm, checkpoint, changes, log, $"the change failed: {e.Message}",
+                probes.Select(p => new BridgeProbe(p.Target.ToString(), p.Before, null)).ToList());
+        }
+    }
+
+    private BridgeOutcome RollBack(RemovalPlan plan, NetworkManagerClient? nm, string? checkpoint, List<FileChange> changes, List<string> log,
+        string reason, IReadOnlyList<BridgeProbe> probes)
+    {
+        log.Add($"Rolling back: {reason}");
+        if (nm is not null && checkpoint is not null) nm.Rollback(checkpoint, log);
+        foreach (var change in Enumerable.Reverse(changes))
+        {
+            try { writer.Undo(change); log.Add($"restored {change.Path}"); }
+            catch (KvmHostException e) { log.Add($"could not restore {change.Path}: {e.Message}"); }
+        }
+        if (nm is not null) nm.Reload(log);
+        var before = plan.Before!;
+        var now = new LiveNetworkReader(runner).Read(CancellationToken.None);
+        if (plan.Port is not null && now.Link(plan.Port)?.Master != plan.Name && before.Link(plan.Name) is { } bridge)
+        {
+            // Rebuild the bridge from the captured state with the same commands New-HostBridge uses.
+            var settings = new BridgeSettings { Name = plan.Name, Port = plan.Port, MacAddress = bridge.MacAddress, Stp = plan.Configured?.Stp ?? false };
+            var live = new LivePlan
+            {
+                Needed = true, Before = now, ProbeTargets = [],
+                BridgeAddresses = bridge.Addresses.Where(a => a.IsGlobal).Select(a => a.Cidr).ToList(),
+                BridgeRoutes = before.RoutesVia(plan.Name).Where(r => !r.FollowsAddress).Select(r => new BridgeRoute(r.Destination, r.Gateway, r.Metric)).ToList(),
+            };
+            try { new IpRouteBridge(runner, CancellationToken.None).Apply(IpRouteBridge.Commands(settings, live), log); }
+            catch (KvmHostException e) { log.Add($"could not rebuild {plan.Name}: {e.Message}"); }
+        }
+        var recheck = probes.Select(p => p.Before ? p with { After = reachability.Answers(IPAddress.Parse(p.Target), TimeSpan.FromSeconds(10), CancellationToken.None) } : p).ToList();
+        return new BridgeOutcome(changes.Select(c => c with { Changed = false }).ToList(), log, recheck, true, reason, null);
+    }
+
+    private FileChange Write(FilePlan file) =>
+        file.File.Content is null ? writer.Delete(file.File.Path, hiddenBackup: true) : writer.Write(file.File.Path, file.File.Content, file.File.Mode, hiddenBackup: true);
+
+    private static TimeSpan Remaining(DateTime deadline)
+    {
+        var left = deadline - DateTime.UtcNow;
+        return left > TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1);
+    }
+}

@@ -1,0 +1,45 @@
+using System.Net;
+
+namespace KvmHost.Core.Bridge;
+
+/// <summary>How the bridge gets its addresses.</summary>
+public enum AddressSource
+{
+    /// <summary>What the NIC has now (live) or in its configuration file (offline).</summary>
+    FromInterface,
+    Static,
+    Dhcp,
+}
+
+/// <summary>A route to carry over onto the bridge (default routes are kept as gateways instead).</summary>
+public sealed record BridgeRoute(string Destination, string? Gateway, int? Metric)
+{
+    public override string ToString() => Gateway is null ? Destination : $"{Destination} via {Gateway}";
+}
+
+/// <summary>
+/// Everything the bridge should be, fully resolved: the one input of every renderer and applier,
+/// so that files and live state always describe the same thing.
+/// </summary>
+public sealed record BridgeSettings
+{
+    public required string Name { get; init; }
+    public required string Port { get; init; }
+    public bool Dhcp { get; init; }
+    /// <summary>IPv6 by router advertisement / DHCPv6 (NetworkManager "auto", ifcfg IPV6_AUTOCONF).</summary>
+    public bool Ipv6Auto { get; init; }
+    public IReadOnlyList<IpCidr> Addresses { get; init; } = [];
+    public IPAddress? Gateway { get; init; }
+    public IPAddress? Gateway6 { get; init; }
+    public IReadOnlyList<IPAddress> DnsServers { get; init; } = [];
+    public IReadOnlyList<BridgeRoute> Routes { get; init; } = [];
+    /// <summary>The NIC's MAC, given to the bridge so DHCP and neighbours see the same host.</summary>
+    public string? MacAddress { get; init; }
+    public bool Stp { get; init; }
+    /// <summary>Seconds; null keeps the backend's default.</summary>
+    public int? ForwardDelay { get; init; }
+    public int? Mtu { get; init; }
+
+    public IEnumerable<IpCidr> IPv4Addresses => Addresses.Where(a => !a.IsIPv6);
+    public IEnumerable<IpCidr> IPv6Addresses => Addresses.Where(a => a.IsIPv6);
+}

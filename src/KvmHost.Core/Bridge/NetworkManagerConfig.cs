@@ -1,0 +1,277 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Bridge;
+
+/// <summary>
+/// NetworkManager keyfiles in /etc/NetworkManager/system-connections (mode 0600, else NetworkManager
+/// ignores them): a bridge profile carrying the addresses and a port profile for the NIC, written the
+/// way NetworkManager's own keyfile writer lays them out (id, uuid, type, then the other keys in name
+/// order; groups in setting order). The NIC's previous profiles stay on disk with autoconnect=false
+/// (ifcfg ones with ONBOOT=no), so Remove-HostBridge and the backups can bring them back.
+/// </summary>
+public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
+{
+    public const string Directory = "/etc/NetworkManager/system-connections";
+    public const string RunDirectory = "/run/NetworkManager/system-connections";
+
+    public BridgeBackend Backend => BridgeBackend.NetworkManager;
+
+    public bool UsesNewNames => newNames;
+
+    public static string KeyfilePath(string id) => $"{Directory}/{id}.nmconnection";
+
+    public static string PortId(string bridge, string nic) => $"{bridge}-port-{nic}";
+
+    /// <summary>A stable UUID per profile id (name-based, like NetworkManager's own generated ones), so a rerun renders the same file.</summary>
+    public static string StableUuid(string id)
+    {
+        byte[] hash = SHA1.HashData(Encoding.UTF8.GetBytes("kvmhost-bridge:" + id));
+        hash[6] = (byte)((hash[6] & 0x0f) | 0x50);
+        hash[8] = (byte)((hash[8] & 0x3f) | 0x80);
+        string hex = Convert.ToHexString(hash, 0, 16).ToLowerInvariant();
+        return $"{hex[..8]}-{hex[8..12]}-{hex[12..16]}-{hex[16..20]}-{hex[20..32]}";
+    }
+
+    public IReadOnlyList<PlannedFile> Render(BridgeSettings s)
+    {
+        var bridge = new Keyfile()
+            .Set("connection", "id", s.Name)
+            .Set("connection", "uuid", StableUuid(s.Name))
+            .Set("connection", "type", "bridge")
+            .Set("connection", newNames ? "autoconnect-ports" : "autoconnect-slaves", "1")
+            .Set("connection", "interface-name", s.Name)
+            .AddGroup("ethernet");
+        if (s.Mtu is { } mtu) bridge.Set("ethernet", "mtu", mtu.ToString(CultureInfo.InvariantCulture));
+        if (s.ForwardDelay is { } delay) bridge.Set("bridge", "forward-delay", delay.ToString(CultureInfo.InvariantCulture));
+        if (s.MacAddress is not null) bridge.Set("bridge", "mac-address", s.MacAddress.ToUpperInvariant());
+        bridge.Set("bridge", "stp", s.Stp ? "true" : "false");
+        WriteIp(bridge, new ConfiguredIp
+        {
+            Dhcp = s.Dhcp, Ipv6Auto = s.Ipv6Auto, Addresses = s.Addresses, Gateway = s.Gateway, Gateway6 = s.Gateway6,
+            DnsServers = s.DnsServers, Routes = s.Routes,
+        });
+
+        string portId = PortId(s.Name, s.Port);
+        var port = new Keyfile()
+            .Set("connection", "id", portId)
+            .Set("connection", "uuid", StableUuid(portId))
+            .Set("connection", "type", "ethernet");
+        if (newNames) port.Set("connection", "controller", s.Name);
+        port.Set("connection", "interface-name", s.Port);
+        if (!newNames) port.Set("connection", "master", s.Name);
+        port.Set("connection", newNames ? "port-type" : "slave-type", "bridge").AddGroup("ethernet");
+        if (s.Mtu is { } portMtu) port.Set("ethernet", "mtu", portMtu.ToString(CultureInfo.InvariantCulture));
+        port.AddGroup("bridge-port");
+
+        var files = new List<PlannedFile>
+        {
+            new(KeyfilePath(s.Name), bridge.Render(), Modes.SecretFile, "bridge"),
+            new(KeyfilePath(portId), port.Render(), Modes.SecretFile, "port"),
+        };
+        // Profiles under /run are NetworkManager's own in-memory ones; it drops them when the NIC moves.
+        foreach (var profile in FindNicProfiles(s.Port).Where(p => p.Controller is null && !p.Path.StartsWith("/run/", StringComparison.Ordinal)))
+            files.Add(Disable(profile.Path));
+        return files;
+    }
+
+    public IReadOnlyList<NicProfile> FindNicProfiles(string nic)
+    {
+        var result = new List<NicProfile>();
+        foreach (var (path, file) in ReadKeyfiles())
+        {
+            if (!IsEthernet(file) || file.Get("connection", "interface-name") != nic) continue;
+            result.Add(new NicProfile(path, ReadIp(file, file.Get("ethernet", "mac-address")), ControllerOf(file)));
+        }
+        // NetworkManager's ifcfg-rh plugin (RHEL 8/9) reads these too; NM_CONTROLLED=no ones it ignores.
+        string ifcfg = NetworkScriptsConfig.IfcfgPath(nic);
+        if (root.TryReadText(ifcfg) is { } text)
+        {
+            var file = IfcfgFile.Parse(text);
+            if (!string.Equals(file.Get("NM_CONTROLLED"), "no", StringComparison.OrdinalIgnoreCase))
+                result.Add(new NicProfile(ifcfg, NetworkScriptsConfig.ReadIp(file), file.Get("BRIDGE")));
+        }
+        return result;
+    }
+
+    public IReadOnlyList<ConfiguredBridge> FindBridges()
+    {
+        var files = ReadKeyfiles();
+        var bridges = new List<ConfiguredBridge>();
+        foreach (var (path, file) in files)
+        {
+            if (file.Get("connection", "type") != "bridge") continue;
+            // Old profiles name the device in [bridge] interface-name (NetworkManager still reads that).
+            string name = file.Get("connection", "interface-name") ?? file.Get("bridge", "interface-name") ?? file.Get("connection", "id") ?? Path.GetFileNameWithoutExtension(path);
+            string? uuid = file.Get("connection", "uuid");
+            string? id = file.Get("connection", "id");
+            var portFiles = files.Where(f => ControllerOf(f.File) is { } c && (c == name || c == uuid || c == id)).ToList();
+            var ports = portFiles.Select(f => f.File.Get("connection", "interface-name")).OfType<string>().Distinct().ToList();
+            int? delay = int.TryParse(file.Get("bridge", "forward-delay"), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
+            var owned = new List<string> { path };
+            owned.AddRange(portFiles.Select(f => f.Path));
+            bridges.Add(new ConfiguredBridge(name, path, ReadIp(file, file.Get("bridge", "mac-address") ?? file.Get("ethernet", "cloned-mac-address")),
+                file.Get("bridge", "stp") != "false", delay, ports, owned));
+        }
+        return bridges;
+    }
+
+    public IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip)
+    {
+        var files = bridge.Files.Select(f => new PlannedFile(f, null, Modes.SecretFile, "bridge")).ToList();
+        var own = FindNicProfiles(nic).Where(p => p.Controller is null).ToList();
+        if (own.FirstOrDefault(p => p.Path.EndsWith(".nmconnection", StringComparison.Ordinal) || !p.Path.Contains("ifcfg-")) is { } keyfileProfile)
+        {
+            var file = Keyfile.Parse(root.TryReadText(keyfileProfile.Path) ?? string.Empty);
+            file.Remove("connection", "autoconnect");
+            file.RemoveGroup("ipv4").RemoveGroup("ipv6");
+            WriteIp(file, ip);
+            files.Add(new PlannedFile(keyfileProfile.Path, file.Render(), Modes.SecretFile, "interface"));
+            own.Remove(keyfileProfile);
+        }
+        else if (own.FirstOrDefault() is { } ifcfgProfile)
+        {
+            var file = IfcfgFile.Parse(root.TryReadText(ifcfgProfile.Path) ?? string.Empty);
+            file.Set("ONBOOT", "yes");
+            files.Add(new PlannedFile(ifcfgProfile.Path, file.Render(), Modes.ConfigFile, "interface"));
+            own.Remove(ifcfgProfile);
+        }
+        else
+        {
+            var file = new Keyfile()
+                .Set("connection", "id", nic)
+                .Set("connection", "uuid", StableUuid(nic))
+                .Set("connection", "type", "ethernet")
+                .Set("connection", "interface-name", nic)
+                .AddGroup("ethernet");
+            WriteIp(file, ip);
+            files.Add(new PlannedFile(KeyfilePath(nic), file.Render(), Modes.SecretFile, "interface"));
+        }
+        return files;
+    }
+
+    private PlannedFile Disable(string path)
+    {
+        string text = root.TryReadText(path) ?? string.Empty;
+        if (path.Contains("/ifcfg-", StringComparison.Ordinal))
+            return new PlannedFile(path, IfcfgFile.Parse(text).Set("ONBOOT", "no").Render(), Modes.ConfigFile, "previous profile, disabled");
+        var file = Keyfile.Parse(text);
+        var connection = file.Entries("connection").ToList();
+        // autoconnect goes right after type, where NetworkManager itself writes it.
+        file.Remove("connection", "autoconnect");
+        var rebuilt = new Keyfile();
+        foreach (var (key, value) in connection.Where(e => e.Key != "autoconnect"))
+        {
+            rebuilt.Set("connection", key, value);
+            if (key == "type") rebuilt.Set("connection", "autoconnect", "false");
+        }
+        foreach (string group in file.Groups.Where(g => g != "connection"))
+        {
+            rebuilt.AddGroup(group);
+            foreach (var (key, value) in file.Entries(group)) rebuilt.Set(group, key, value);
+        }
+        return new PlannedFile(path, rebuilt.Render(), Modes.SecretFile, "previous profile, disabled");
+    }
+
+    private static void WriteIp(Keyfile file, ConfiguredIp ip)
+    {
+        var v4 = ip.Addresses.Where(a => !a.IsIPv6).ToList();
+        var v6 = ip.Addresses.Where(a => a.IsIPv6).ToList();
+        for (int i = 0; i < v4.Count; i++) file.Set("ipv4", $"address{i + 1}", v4[i].ToString());
+        var dns4 = ip.DnsServers.Where(d => d.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).ToList();
+        if (dns4.Count > 0) file.Set("ipv4", "dns", Keyfile.JoinList(dns4.Select(d => d.ToString())));
+        if (ip.Gateway is not null) file.Set("ipv4", "gateway", ip.Gateway.ToString());
+        file.Set("ipv4", "method", ip.Dhcp ? "auto" : v4.Count > 0 ? "manual" : "disabled");
+        WriteRoutes(file, "ipv4", ip.Routes.Where(r => !r.Destination.Contains(':')));
+
+        for (int i = 0; i < v6.Count; i++) file.Set("ipv6", $"address{i + 1}", v6[i].ToString());
+        var dns6 = ip.DnsServers.Where(d => d.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).ToList();
+        if (dns6.Count > 0) file.Set("ipv6", "dns", Keyfile.JoinList(dns6.Select(d => d.ToString())));
+        if (ip.Gateway6 is not null) file.Set("ipv6", "gateway", ip.Gateway6.ToString());
+        file.Set("ipv6", "method", ip.Dhcp || ip.Ipv6Auto ? "auto" : v6.Count > 0 ? "manual" : "ignore");
+        WriteRoutes(file, "ipv6", ip.Routes.Where(r => r.Destination.Contains(':')));
+    }
+
+    private static void WriteRoutes(Keyfile file, string group, IEnumerable<BridgeRoute> routes)
+    {
+        int n = 1;
+        foreach (var route in routes)
+        {
+            string value = route.Destination + (route.Gateway is not null || route.Metric is not null ? "," + (route.Gateway ?? (group == "ipv4" ? "0.0.0.0" : "::")) : string.Empty)
+                + (route.Metric is { } m ? "," + m.ToString(CultureInfo.InvariantCulture) : string.Empty);
+            file.Set(group, $"route{n++}", value);
+        }
+    }
+
+    internal static ConfiguredIp ReadIp(Keyfile file, string? mac)
+    {
+        var addresses = new List<IpCidr>();
+        IPAddress? gateway = BridgeConfigs.TryAddress(file.Get("ipv4", "gateway"));
+        IPAddress? gateway6 = BridgeConfigs.TryAddress(file.Get("ipv6", "gateway"));
+        var routes = new List<BridgeRoute>();
+        foreach (string group in new[] { "ipv4", "ipv6" })
+        {
+            foreach (var (key, value) in file.Entries(group))
+            {
+                // "address1=1.2.3.4/24,1.2.3.1": older writers put the gateway after the address.
+                string[] parts = value.Split(',');
+                if (key.StartsWith("address", StringComparison.Ordinal) && BridgeConfigs.TryCidr(parts[0]) is { } cidr)
+                {
+                    addresses.Add(cidr);
+                    if (parts.Length > 1 && BridgeConfigs.TryAddress(parts[1]) is { } legacyGateway)
+                        if (group == "ipv4") gateway ??= legacyGateway; else gateway6 ??= legacyGateway;
+                }
+                else if (key.StartsWith("route", StringComparison.Ordinal) && !key.Contains('_'))
+                {
+                    int? metric = parts.Length > 2 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int m) ? m : null;
+                    string? via = parts.Length > 1 && parts[1] is not ("0.0.0.0" or "::") ? parts[1] : null;
+                    routes.Add(new BridgeRoute(parts[0], via, metric));
+                }
+            }
+        }
+        var dns = file.GetList("ipv4", "dns").Concat(file.GetList("ipv6", "dns"))
+            .Select(BridgeConfigs.TryAddress).OfType<IPAddress>().ToList();
+        return new ConfiguredIp
+        {
+            Dhcp = file.Get("ipv4", "method") is "auto",
+            Ipv6Auto = file.Get("ipv6", "method") is "auto" or "dhcp",
+            Addresses = addresses,
+            Gateway = gateway,
+            Gateway6 = gateway6,
+            DnsServers = dns,
+            Routes = routes,
+            MacAddress = mac,
+            Mtu = int.TryParse(file.Get("ethernet", "mtu"), NumberStyles.None, CultureInfo.InvariantCulture, out int mtu) ? mtu : null,
+        };
+    }
+
+    private static bool IsEthernet(Keyfile file) => file.Get("connection", "type") is "ethernet" or "802-3-ethernet";
+
+    private static string? ControllerOf(Keyfile file) => file.Get("connection", "controller") ?? file.Get("connection", "master");
+
+    private List<(string Path, Keyfile File)> ReadKeyfiles()
+    {
+        var result = new List<(string, Keyfile)>();
+        foreach (string directory in new[] { Directory, RunDirectory })
+        {
+            string hostDirectory = root.Resolve(directory);
+            if (!System.IO.Directory.Exists(hostDirectory)) continue;
+            foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory).Order(StringComparer.Ordinal))
+            {
+                string name = Path.GetFileName(hostPath);
+                // NetworkManager skips hidden files, backups and editor leftovers the same way.
+                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak")
+                    || name.EndsWith(".orig") || name.EndsWith(".rej") || name.EndsWith(".swp") || name.EndsWith(".tmp")) continue;
+                try
+                {
+                    if (root.TryReadText($"{directory}/{name}") is { } text) result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
+                }
+                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable) { }
+            }
+        }
+        return result;
+    }
+}

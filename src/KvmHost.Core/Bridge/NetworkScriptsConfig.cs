@@ -1,0 +1,194 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Core.Bridge;
+
+/// <summary>
+/// RHEL 7's network-scripts: /etc/sysconfig/network-scripts/ifcfg-&lt;bridge&gt; with TYPE=Bridge and
+/// the addresses, ifcfg-&lt;nic&gt; reduced to BRIDGE=&lt;bridge&gt; (it keeps no IP settings: the slip of
+/// the manual procedure), route-&lt;bridge&gt; for extra routes. NM_CONTROLLED=no, so a NetworkManager
+/// that is also installed leaves both alone.
+/// </summary>
+public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
+{
+    public const string Directory = "/etc/sysconfig/network-scripts";
+
+    public BridgeBackend Backend => BridgeBackend.NetworkScripts;
+
+    public static string IfcfgPath(string device) => $"{Directory}/ifcfg-{device}";
+
+    public IReadOnlyList<PlannedFile> Render(BridgeSettings s)
+    {
+        var bridge = IfcfgFile.Empty()
+            .Set("DEVICE", s.Name)
+            .Set("TYPE", "Bridge")
+            .Set("BOOTPROTO", s.Dhcp ? "dhcp" : "none");
+        WriteIp(bridge, ToIp(s));
+        bridge.SetOrRemove("MACADDR", s.MacAddress)
+            .Set("STP", s.Stp ? "yes" : "no")
+            .SetOrRemove("DELAY", s.ForwardDelay?.ToString(CultureInfo.InvariantCulture))
+            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture))
+            .Set("ONBOOT", "yes")
+            .Set("NM_CONTROLLED", "no");
+
+        var files = new List<PlannedFile> { new(IfcfgPath(s.Name), bridge.Render(), Modes.ConfigFile, "bridge") };
+
+        string? existing = root.TryReadText(IfcfgPath(s.Port));
+        var port = existing is null ? IfcfgFile.Empty() : IfcfgFile.Parse(existing);
+        port.RemoveWhere(IsIpKey)
+            .Set("DEVICE", s.Port);
+        if (port.Get("TYPE") is null) port.Set("TYPE", "Ethernet");
+        // Ties the file to this NIC, as the initscripts bridge-port example does.
+        if (port.Get("HWADDR") is null && s.MacAddress is not null) port.Set("HWADDR", s.MacAddress);
+        port.Set("ONBOOT", "yes")
+            .Set("BRIDGE", s.Name)
+            .Set("NM_CONTROLLED", "no")
+            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture) ?? port.Get("MTU"));
+        files.Add(new(IfcfgPath(s.Port), port.Render(), Modes.ConfigFile, "port"));
+
+        if (s.Routes.Count > 0)
+            files.Add(new($"{Directory}/route-{s.Name}", RenderRoutes(s.Routes.Where(r => !r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
+        if (s.Routes.Any(r => r.Destination.Contains(':')))
+            files.Add(new($"{Directory}/route6-{s.Name}", RenderRoutes(s.Routes.Where(r => r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
+        return files;
+    }
+
+    public IReadOnlyList<NicProfile> FindNicProfiles(string nic)
+    {
+        string? text = root.TryReadText(IfcfgPath(nic));
+        if (text is null) return [];
+        var file = IfcfgFile.Parse(text);
+        return [new NicProfile(IfcfgPath(nic), ReadIp(file), file.Get("BRIDGE"))];
+    }
+
+    public IReadOnlyList<ConfiguredBridge> FindBridges()
+    {
+        var files = ReadAll();
+        var bridges = new List<ConfiguredBridge>();
+        foreach (var (path, file) in files)
+        {
+            if (!string.Equals(file.Get("TYPE"), "Bridge", StringComparison.OrdinalIgnoreCase)) continue;
+            string name = file.Get("DEVICE") ?? Path.GetFileName(path)["ifcfg-".Length..];
+            var ports = files.Where(f => f.File.Get("BRIDGE") == name)
+                .Select(f => f.File.Get("DEVICE") ?? Path.GetFileName(f.Path)["ifcfg-".Length..]).ToList();
+            var owned = new List<string> { path };
+            owned.AddRange(files.Where(f => f.File.Get("BRIDGE") == name).Select(f => f.Path));
+            foreach (string routes in new[] { $"{Directory}/route-{name}", $"{Directory}/route6-{name}" })
+                if (root.FileExists(routes)) owned.Add(routes);
+            int? delay = int.TryParse(file.Get("DELAY"), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
+            bridges.Add(new ConfiguredBridge(name, path, ReadIp(file), IsYes(file.Get("STP")), delay, ports, owned));
+        }
+        return bridges;
+    }
+
+    public IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip)
+    {
+        string? existing = root.TryReadText(IfcfgPath(nic));
+        var port = existing is null ? IfcfgFile.Empty().Set("DEVICE", nic).Set("TYPE", "Ethernet") : IfcfgFile.Parse(existing);
+        port.Remove("BRIDGE").Set("BOOTPROTO", ip.Dhcp ? "dhcp" : "none");
+        WriteIp(port, ip with { MacAddress = null });
+        port.Set("ONBOOT", "yes");
+        var files = new List<PlannedFile> { new(IfcfgPath(nic), port.Render(), Modes.ConfigFile, "interface") };
+        files.AddRange(bridge.Files.Where(f => f != IfcfgPath(nic)).Select(f => new PlannedFile(f, null, Modes.ConfigFile, "bridge")));
+        return files;
+    }
+
+    private static ConfiguredIp ToIp(BridgeSettings s) => new()
+    {
+        Dhcp = s.Dhcp, Ipv6Auto = s.Ipv6Auto, Addresses = s.Addresses, Gateway = s.Gateway, Gateway6 = s.Gateway6,
+        DnsServers = s.DnsServers,
+    };
+
+    private static void WriteIp(IfcfgFile file, ConfiguredIp ip)
+    {
+        int n = 0;
+        foreach (var address in ip.Addresses.Where(a => !a.IsIPv6))
+        {
+            string suffix = n == 0 ? string.Empty : n.ToString(CultureInfo.InvariantCulture);
+            file.Set("IPADDR" + suffix, address.Address.ToString()).Set("PREFIX" + suffix, address.PrefixLength.ToString(CultureInfo.InvariantCulture));
+            n++;
+        }
+        if (ip.Gateway is not null) file.Set("GATEWAY", ip.Gateway.ToString());
+        int dns = 1;
+        foreach (var server in ip.DnsServers) file.Set($"DNS{dns++}", server.ToString());
+        var v6 = ip.Addresses.Where(a => a.IsIPv6).ToList();
+        bool ipv6 = v6.Count > 0 || ip.Ipv6Auto || ip.Dhcp;
+        file.Set("IPV6INIT", ipv6 ? "yes" : "no");
+        if (ipv6) file.Set("IPV6_AUTOCONF", ip.Ipv6Auto || ip.Dhcp ? "yes" : "no");
+        if (v6.Count > 0) file.Set("IPV6ADDR", v6[0].ToString());
+        if (v6.Count > 1) file.Set("IPV6ADDR_SECONDARIES", string.Join(' ', v6.Skip(1)));
+        if (ip.Gateway6 is not null) file.Set("IPV6_DEFAULTGW", ip.Gateway6.ToString());
+    }
+
+    internal static ConfiguredIp ReadIp(IfcfgFile file)
+    {
+        var addresses = new List<IpCidr>();
+        foreach (string key in file.Keys.Where(k => IpAddrKey().IsMatch(k)).Distinct().OrderBy(k => k.Length).ThenBy(k => k, StringComparer.Ordinal))
+        {
+            string suffix = key["IPADDR".Length..];
+            if (BridgeConfigs.TryAddress(file.Get(key)) is not { } address) continue;
+            int prefix = int.TryParse(file.Get("PREFIX" + suffix), NumberStyles.None, CultureInfo.InvariantCulture, out int p) ? p
+                : PrefixFromNetmask(file.Get("NETMASK" + suffix)) ?? 24;
+            addresses.Add(new IpCidr(address, prefix));
+        }
+        if (BridgeConfigs.TryCidr(file.Get("IPV6ADDR")) is { } first) addresses.Add(first);
+        foreach (string extra in (file.Get("IPV6ADDR_SECONDARIES") ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            if (BridgeConfigs.TryCidr(extra) is { } cidr) addresses.Add(cidr);
+        var dns = file.Keys.Where(k => DnsKey().IsMatch(k)).Distinct().OrderBy(k => k.Length).ThenBy(k => k, StringComparer.Ordinal)
+            .Select(k => BridgeConfigs.TryAddress(file.Get(k))).OfType<System.Net.IPAddress>().ToList();
+        return new ConfiguredIp
+        {
+            Dhcp = (file.Get("BOOTPROTO") ?? string.Empty).Equals("dhcp", StringComparison.OrdinalIgnoreCase),
+            Ipv6Auto = IsYes(file.Get("IPV6_AUTOCONF")),
+            Addresses = addresses,
+            Gateway = BridgeConfigs.TryAddress(file.Get("GATEWAY")),
+            Gateway6 = BridgeConfigs.TryAddress(file.Get("IPV6_DEFAULTGW")?.Split('%')[0]),
+            DnsServers = dns,
+            MacAddress = file.Get("MACADDR") ?? file.Get("HWADDR"),
+            Mtu = int.TryParse(file.Get("MTU"), NumberStyles.None, CultureInfo.InvariantCulture, out int mtu) ? mtu : null,
+        };
+    }
+
+    private List<(string Path, IfcfgFile File)> ReadAll()
+    {
+        string hostDirectory = root.Resolve(Directory);
+        if (!System.IO.Directory.Exists(hostDirectory)) return [];
+        var result = new List<(string, IfcfgFile)>();
+        foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory, "ifcfg-*").Order(StringComparer.Ordinal))
+        {
+            string name = Path.GetFileName(hostPath);
+            // initscripts skips backups and editor leftovers the same way.
+            if (name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith(".bak") || name.EndsWith('~') || name.EndsWith(".orig")
+                || name.EndsWith(".rpmnew") || name.EndsWith(".rpmsave") || name == "ifcfg-lo") continue;
+            if (root.TryReadText($"{Directory}/{name}") is { } text) result.Add(($"{Directory}/{name}", IfcfgFile.Parse(text)));
+        }
+        return result;
+    }
+
+    private static string RenderRoutes(IEnumerable<BridgeRoute> routes, string device) =>
+        string.Concat(routes.Select(r => IfcfgFile.Quote(r.Destination, "route") + (r.Gateway is null ? string.Empty : " via " + r.Gateway)
+            + $" dev {device}" + (r.Metric is { } m ? $" metric {m}" : string.Empty) + "\n"));
+
+    private static bool IsIpKey(string key) =>
+        key is "BOOTPROTO" or "GATEWAY" or "DEFROUTE" or "PEERDNS" or "PEERROUTES" or "NETWORK" or "BROADCAST" or "DOMAIN"
+            or "IPV4_FAILURE_FATAL" or "PERSISTENT_DHCLIENT" or "MACADDR"
+        || IpAddrKey().IsMatch(key) || DnsKey().IsMatch(key)
+        || key.StartsWith("PREFIX", StringComparison.Ordinal) || key.StartsWith("NETMASK", StringComparison.Ordinal)
+        || key.StartsWith("GATEWAY", StringComparison.Ordinal) || key.StartsWith("IPV6", StringComparison.Ordinal)
+        || key.StartsWith("DHCP", StringComparison.Ordinal);
+
+    private static bool IsYes(string? value) => value is not null && (value.Equals("yes", StringComparison.OrdinalIgnoreCase) || value.Equals("on", StringComparison.OrdinalIgnoreCase) || value == "1");
+
+    private static int? PrefixFromNetmask(string? netmask)
+    {
+        if (BridgeConfigs.TryAddress(netmask) is not { } mask) return null;
+        return mask.GetAddressBytes().Sum(b => System.Numerics.BitOperations.PopCount(b));
+    }
+
+    [GeneratedRegex(@"^IPADDR[0-9]*$")]
+    private static partial Regex IpAddrKey();
+
+    [GeneratedRegex(@"^DNS[0-9]+$")]
+    private static partial Regex DnsKey();
+}

@@ -1,0 +1,63 @@
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Get-KvmHostModulePath) -Force
+}
+
+Describe 'Remove-HostBridge' {
+    It 'gives the NIC the bridge''s settings back in ifcfg and removes the bridge file with a backup' {
+        $root = New-ScratchRoot -Files @{ 'run/lock/kvmhost.lock' = '' } -Fixtures @{ 'etc/os-release' = 'os-release/centos-7.os-release' }
+        try {
+            $null = New-HostBridge br0 -Interface eth0 -IPAddress 192.168.0.18/24 -Gateway 192.168.0.1 -DnsServer 192.168.0.1 -Root $root
+            $result = Remove-HostBridge br0 -Root $root
+            $result.Changed | Should -BeTrue
+            $result.Ports | Should -Be @('eth0')
+            $dir = Join-Path $root 'etc/sysconfig/network-scripts'
+            Test-Path (Join-Path $dir 'ifcfg-br0') | Should -BeFalse
+            $nic = Get-Content (Join-Path $dir 'ifcfg-eth0')
+            $nic | Should -Contain 'IPADDR=192.168.0.18'
+            $nic | Should -Contain 'GATEWAY=192.168.0.1'
+            $nic | Should -Contain 'DNS1=192.168.0.1'
+            $nic | Should -Not -Contain 'BRIDGE=br0'
+            @(Get-ChildItem -Force $dir -Filter '.ifcfg-br0.kvmhost-*.bak').Count | Should -Be 1
+            # Nothing left to do the second time.
+            { Remove-HostBridge br0 -Root $root } | Should -Throw -ErrorId 'BridgeNotFound,KvmHost.Commands.RemoveHostBridgeCommand'
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'removes NetworkManager profiles and re-enables the NIC''s own profile with the bridge''s address' {
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.4.os-release' } -Files @{
+            'run/lock/kvmhost.lock' = ''
+            'etc/NetworkManager/system-connections/enp1s0.nmconnection' = "[connection]`nid=enp1s0`nuuid=9342d47a-1bab-5709-9869-c840b2eac501`ntype=ethernet`ninterface-name=enp1s0`n`n[ipv4]`naddress1=10.0.0.5/24`nmethod=manual`n"
+        }
+        try {
+            $null = New-HostBridge br0 -Interface enp1s0 -IPAddress 10.0.0.7/24 -Gateway 10.0.0.1 -Root $root
+            $null = Remove-HostBridge br0 -Root $root
+            $dir = Join-Path $root 'etc/NetworkManager/system-connections'
+            @(Get-ChildItem $dir).Name | Should -Be @('enp1s0.nmconnection')
+            $profile = Get-Content -Raw (Join-Path $dir 'enp1s0.nmconnection')
+            $profile | Should -Not -Match 'autoconnect=false'
+            $profile | Should -Match "address1=10\.0\.0\.7/24`ngateway=10\.0\.0\.1`nmethod=manual"
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It '-WhatIf changes nothing' {
+        $root = New-ScratchRoot -Files @{ 'run/lock/kvmhost.lock' = '' } -Fixtures @{
+            'etc/os-release' = 'os-release/centos-7.os-release'
+            'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0'
+            'etc/sysconfig/network-scripts/ifcfg-eth1' = 'ifcfg/initscripts-example-ifcfg-eth1-bridge-port'
+        }
+        try {
+            $before = Get-TreeHash $root
+            (Remove-HostBridge br0 -Root $root -WhatIf).WhatIf | Should -BeTrue
+            Get-TreeHash $root | Should -Be $before
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'refuses a bad name before reading anything' {
+        { Remove-HostBridge "br0`nX=1" -Root / } | Should -Throw -ErrorId 'InvalidInterfaceName,KvmHost.Commands.RemoveHostBridgeCommand'
+    }
+}
