@@ -62,4 +62,25 @@ $sysctl = 'Set-IpForwarding'
     @{ Cmdlet = 'Get-KvmPackages'; Case = "Name starting with '-'"; Parameters = @{ Name = '-qa' }; ErrorId = 'PackageNameInvalid' }
     @{ Cmdlet = 'Get-KvmPackages'; Case = 'Name with a space'; Parameters = @{ Name = 'a b' }; ErrorId = 'PackageNameInvalid' }
     @{ Cmdlet = 'Get-KvmPackages'; Case = 'Name with $( )'; Parameters = @{ Name = '$(id)' }; ErrorId = 'PackageNameInvalid' }
+    # New-HostBridge: names and addresses end up in keyfiles, shell-sourced ifcfg files and file names.
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Name with a newline (keyfile line injection)'; Parameters = @{ Name = "br0`nid=evil"; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = "Name with '='"; Parameters = @{ Name = 'br=0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = "Name with ';' (ifcfg is sourced by bash)"; Parameters = @{ Name = 'br0;reboot'; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Name with $( )'; Parameters = @{ Name = '$(reboot)'; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Name with quotes'; Parameters = @{ Name = "br'0`""; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = "Name with '/' and '..' (file name)"; Parameters = @{ Name = '../br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Name with a NUL'; Parameters = @{ Name = "br0`0"; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Name over 15 bytes (non-ASCII, 15 chars)'; Parameters = @{ Name = 'brückenkopf-123'; Interface = 'eth9'; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'Interface with a newline (ifcfg line injection)'; Parameters = @{ Name = 'br0'; Interface = "eth0`nIPADDR=6.6.6.6"; IPAddress = '10.0.0.2/24' }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'IPAddress octet out of range'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.256/24' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'IPv4 prefix 33'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/33' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'prefix -1'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/-1' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'IPv6 prefix 129'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '2001:db8::2/129' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = "Gateway with ';'"; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24'; Gateway = '10.0.0.1;reboot' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'DnsServer with a newline (ifcfg DNS2 injection)'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24'; DnsServer = "1.1.1.1`nDNS2=6.6.6.6" }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = "Probe starting with '-' (ping option)"; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24'; Probe = '-c1' }; ErrorId = 'InvalidIPAddress' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'existing ifcfg with a quoted newline'; Parameters = @{ Root = '{world}/ifcfg'; Name = 'br0'; Interface = 'eth0' }; ErrorId = 'IfcfgFileMalformed' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'existing keyfile without sections'; Parameters = @{ Name = 'br0'; Interface = 'enp7s0' }; ErrorId = 'InterfaceNotUsable' }
+    @{ Cmdlet = 'Remove-HostBridge'; Case = "Name with '/' and '..'"; Parameters = @{ Name = '../br0'; Confirm = $false }; ErrorId = 'InvalidInterfaceName' }
+    @{ Cmdlet = 'Remove-HostBridge'; Case = 'Name with $( )'; Parameters = @{ Name = '$(reboot)'; Confirm = $false }; ErrorId = 'InvalidInterfaceName' }
 )

