@@ -371,7 +371,8 @@ Describe 'Secrets: file contents never reach Verbose output or errors' -Tag Hard
         'Set-IpForwarding -Path /etc/sysctl.conf -ResolveConflict', 'Set-IpForwarding -AddressFamily Both', 'Get-IpForwarding -AddressFamily Both',
         'Set-IpForwarding -Path /etc/sysctl.d/80-binary.conf', 'Set-IpForwarding -Path /etc/NetworkManager/system-connections/corp-wifi.nmconnection',
         'Test-KvmHost', 'New-HostBridge br5 -Interface eno5 -IPAddress 10.5.0.2/24 -WhatIf',
-        'New-HostBridge corp-wifi -Interface eno5 -IPAddress 10.5.0.2/24', 'Get-HostBridge', 'Remove-HostBridge corp-wifi -Confirm:$false') {
+        'New-HostBridge corp-wifi -Interface eno5 -IPAddress 10.5.0.2/24', 'New-HostBridge br6 -Interface eno6 -IPAddress 10.6.0.2/24',
+        'Get-HostBridge', 'Remove-HostBridge br6 -Confirm:$false') {
         $command = [scriptblock]::Create("$_ -Root '$($script:root)' -Verbose")
         $all = & { try { & $command *>&1 } catch { $_; $_.Exception.ToString(); $_.ErrorDetails } } |
             ForEach-Object { $_; if ($_ -is [Management.Automation.ErrorRecord]) { $_.Exception.ToString(); "$($_.TargetObject)" } } | Out-String -Width 400
