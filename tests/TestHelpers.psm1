@@ -45,7 +45,8 @@ function Get-TreeHash {
     $sha = [Security.Cryptography.SHA256]::Create()
     $lines = Get-ChildItem -LiteralPath $Path -Recurse -Force | Sort-Object FullName | ForEach-Object {
         $relative = $_.FullName.Substring($Path.Length)
-        $mode = [IO.File]::GetUnixFileMode($_.FullName)
+        # A link's own mode is always 0777; following it would fail on a loop.
+        $mode = if ($_.LinkTarget) { 'link' } else { [IO.File]::GetUnixFileMode($_.FullName) }
         $content = if ($_.PSIsContainer -or $_.LinkTarget) { "$($_.LinkTarget)" } else {
             [Convert]::ToHexString($sha.ComputeHash([IO.File]::ReadAllBytes($_.FullName)))
         }

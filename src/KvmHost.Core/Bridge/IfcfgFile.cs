@@ -18,11 +18,40 @@ public sealed partial class IfcfgFile
 
     public static IfcfgFile Empty() => new([]);
 
-    public static IfcfgFile Parse(string text)
+    /// <summary>
+    /// Parses line by line. A value whose quote stays open to the end of its line (bash reads on into the next
+    /// lines) or that ends in a continuing backslash is refused: editing such a file line by line would leave
+    /// half a value behind, and bash would then fail to source the whole file. Only checked when a
+    /// <paramref name="path"/> is given: the files the module reads values from or rewrites, not a scan of the directory.
+    /// </summary>
+    public static IfcfgFile Parse(string text, string? path = null)
     {
         var lines = text.Replace("\r\n", "\n").Split('\n').ToList();
         if (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        for (int i = 0; path is not null && i < lines.Count; i++)
+        {
+            if (KeyOf(lines[i]) is { } key && ContinuesOnNextLine(lines[i][(lines[i].IndexOf('=') + 1)..]))
+                throw new KvmHostException(ErrorIds.IfcfgFileMalformed, FailureKind.InvalidData,
+                    $"{path} line {i + 1}: the value of {key} continues on the next line (an open quote or a trailing backslash); " +
+                    "the file was not changed.", path,
+                    "Put the value on one line (network-scripts values never need a newline), then run the command again.");
+        }
         return new IfcfgFile(lines);
+    }
+
+    private static bool ContinuesOnNextLine(string raw)
+    {
+        char quote = '\0';
+        for (int i = 0; i < raw.Length; i++)
+        {
+            char c = raw[i];
+            if (quote == '\'') { if (c == '\'') quote = '\0'; }
+            else if (c == '\\') { if (++i >= raw.Length) return true; }
+            else if (quote == '"') { if (c == '"') quote = '\0'; }
+            else if (c is '"' or '\'') quote = c;
+            else if (c == '#' && (i == 0 || char.IsWhiteSpace(raw[i - 1]))) return false;
+        }
+        return quote != '\0';
     }
 
     public IEnumerable<string> Keys => _lines.Select(KeyOf).OfType<string>();

@@ -90,7 +90,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         string ifcfg = NetworkScriptsConfig.IfcfgPath(nic);
         if (root.TryReadText(ifcfg) is { } text)
         {
-            var file = IfcfgFile.Parse(text);
+            var file = IfcfgFile.Parse(text, ifcfg);
             if (!string.Equals(file.Get("NM_CONTROLLED"), "no", StringComparison.OrdinalIgnoreCase))
                 result.Add(new NicProfile(ifcfg, NetworkScriptsConfig.ReadIp(file), file.Get("BRIDGE")));
         }
@@ -134,7 +134,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         }
         else if (own.FirstOrDefault() is { } ifcfgProfile)
         {
-            var file = IfcfgFile.Parse(root.TryReadText(ifcfgProfile.Path) ?? string.Empty);
+            var file = IfcfgFile.Parse(root.TryReadText(ifcfgProfile.Path) ?? string.Empty, ifcfgProfile.Path);
             file.Set("ONBOOT", "yes");
             files.Add(new PlannedFile(ifcfgProfile.Path, file.Render(), Modes.ConfigFile, "interface"));
             own.Remove(ifcfgProfile);
@@ -157,7 +157,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
     {
         string text = root.TryReadText(path) ?? string.Empty;
         if (path.Contains("/ifcfg-", StringComparison.Ordinal))
-            return new PlannedFile(path, IfcfgFile.Parse(text).Set("ONBOOT", "no").Render(), Modes.ConfigFile, "previous profile, disabled");
+            return new PlannedFile(path, IfcfgFile.Parse(text, path).Set("ONBOOT", "no").Render(), Modes.ConfigFile, "previous profile, disabled");
         var file = Keyfile.Parse(text);
         var connection = file.Entries("connection").ToList();
         // autoconnect goes right after type, where NetworkManager itself writes it.

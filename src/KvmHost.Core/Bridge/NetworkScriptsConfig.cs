@@ -35,7 +35,7 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         var files = new List<PlannedFile> { new(IfcfgPath(s.Name), bridge.Render(), Modes.ConfigFile, "bridge") };
 
         string? existing = root.TryReadText(IfcfgPath(s.Port));
-        var port = existing is null ? IfcfgFile.Empty() : IfcfgFile.Parse(existing);
+        var port = existing is null ? IfcfgFile.Empty() : IfcfgFile.Parse(existing, IfcfgPath(s.Port));
         port.RemoveWhere(IsIpKey)
             .Set("DEVICE", s.Port);
         if (port.Get("TYPE") is null) port.Set("TYPE", "Ethernet");
@@ -58,7 +58,7 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
     {
         string? text = root.TryReadText(IfcfgPath(nic));
         if (text is null) return [];
-        var file = IfcfgFile.Parse(text);
+        var file = IfcfgFile.Parse(text, IfcfgPath(nic));
         return [new NicProfile(IfcfgPath(nic), ReadIp(file), file.Get("BRIDGE"))];
     }
 
@@ -85,7 +85,7 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
     public IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip)
     {
         string? existing = root.TryReadText(IfcfgPath(nic));
-        var port = existing is null ? IfcfgFile.Empty().Set("DEVICE", nic).Set("TYPE", "Ethernet") : IfcfgFile.Parse(existing);
+        var port = existing is null ? IfcfgFile.Empty().Set("DEVICE", nic).Set("TYPE", "Ethernet") : IfcfgFile.Parse(existing, IfcfgPath(nic));
         port.Remove("BRIDGE").Set("BOOTPROTO", ip.Dhcp ? "dhcp" : "none");
         WriteIp(port, ip with { MacAddress = null });
         port.Set("ONBOOT", "yes");

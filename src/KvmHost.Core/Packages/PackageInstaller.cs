@@ -120,7 +120,31 @@ public sealed class PackageInstaller
         var result = _runner.Run(request, cancellationToken);
         var transaction = PackageManagerOutput.TransactionPackages(result.StandardOutput);
         var failure = result.Succeeded ? null : PackageManagerOutput.Classify(result, plan.Missing);
-        return Finish(plan, transaction, notes, failure, cancellationToken);
+        var outcome = Finish(plan, transaction, notes, failure, cancellationToken);
+        return KilledBySignal(result) is int signal ? outcome with { Failure = Interrupted(plan, outcome, signal) } : outcome;
+    }
+
+    /// <summary>The shell's convention (128 + n), which the runner's exit code follows for a process killed by signal n.</summary>
+    private static int? KilledBySignal(CommandResult result) => result.ExitCode is > 128 and <= 128 + 64 ? result.ExitCode - 128 : null;
+
+    /// <summary>A package manager killed mid-transaction may have left some packages in: say which, from the database.</summary>
+    private KvmHostException Interrupted(InstallPlan plan, InstallOutcome outcome, int signal)
+    {
+        var nowInstalled = outcome.Packages.Where(p => plan.Missing.Contains(p.Name) && p.IsInstalled).Select(p => p.Name).ToList();
+        var stillMissing = outcome.Packages.Where(p => !p.IsInstalled).Select(p => p.Name).ToList();
+        string state = nowInstalled.Count == 0
+            ? "none of the missing packages is installed"
+            : $"installed now: {string.Join(", ", nowInstalled)}; still missing: {(stillMissing.Count == 0 ? "none" : string.Join(", ", stillMissing))}";
+        string repair = _release.PackageManager switch
+        {
+            PackageManagerKind.Apt => "dpkg --configure -a",
+            PackageManagerKind.Yum => "yum-complete-transaction (yum-utils), then yum check",
+            _ => "dnf history info last, then dnf check",
+        };
+        return new KvmHostException(ErrorIds.PackageInstallFailed, FailureKind.InvalidOperation,
+            $"{PackageManager} was killed (signal {signal}) in the middle of the transaction; the package database says {state}.",
+            plan.Install!.CommandLine, $"Inspect the interrupted transaction ({repair}), then run the command again: it installs only what is still missing.",
+            outcome.Failure);
     }
 
     /// <summary>Installing needs root, into another root as well: rpm chroots into it.</summary>

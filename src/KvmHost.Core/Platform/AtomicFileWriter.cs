@@ -53,6 +53,7 @@ public sealed class AtomicFileWriter
         if (exists && ContentEquals(hostPath, content))
             return new FileChange(pathInRoot, Changed: false, Created: false, Deleted: false, BackupPath: null);
 
+        RemoveStaleTemporaryFiles(directory, Path.GetFileName(hostPath));
         string temp = Path.Combine(directory, $".{Path.GetFileName(hostPath)}{BackupMarker}{Guid.NewGuid():N}.tmp");
         string? backupHostPath = null;
         try
@@ -179,6 +180,24 @@ public sealed class AtomicFileWriter
             e is UnauthorizedAccessException ? FailureKind.PermissionDenied : FailureKind.WriteError,
             $"Could not write {_root.Describe(pathInRoot)}: {why}. The file was left as it was.", pathInRoot,
             "Free space or make the file system writable, then run the command again.", e);
+    }
+
+    /// <summary>How old a temporary file must be before it counts as left behind by a killed run.</summary>
+    public static readonly TimeSpan StaleTemporaryAge = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// A run killed (SIGKILL, power loss) between creating its temporary file and the rename leaves that file
+    /// behind: hidden and never loaded, but it would pile up. A live writer keeps its temporary for
+    /// milliseconds, so one older than <see cref="StaleTemporaryAge"/> belongs to a run that died.
+    /// </summary>
+    private static void RemoveStaleTemporaryFiles(string directory, string fileName)
+    {
+        if (!Directory.Exists(directory)) return;
+        var cutoff = DateTime.UtcNow - StaleTemporaryAge;
+        foreach (string stale in Directory.EnumerateFiles(directory, $".{fileName}{BackupMarker}*.tmp"))
+        {
+            if (File.GetLastWriteTimeUtc(stale) < cutoff) TryDelete(stale);
+        }
     }
 
     private static void TryDelete(string path)

@@ -35,6 +35,10 @@ public sealed class HostRoot
         try
         {
             var attributes = File.GetAttributes(full); // follows a symlink root, as mount points do
+            // GetAttributes falls back to the link itself when the link cannot be followed: a loop.
+            if (attributes.HasFlag(FileAttributes.ReparsePoint) && !attributes.HasFlag(FileAttributes.Directory) && IsLinkLoop(full))
+                throw new KvmHostException(ErrorIds.SymlinkLoop, FailureKind.InvalidArgument,
+                    $"The root '{full}' is a symbolic link loop.", full, "Pass the directory an image is mounted on.");
             if (!attributes.HasFlag(FileAttributes.Directory))
                 throw new KvmHostException(ErrorIds.RootNotDirectory, FailureKind.InvalidArgument,
                     $"The root '{full}' is not a directory.", full, "Pass the directory an image is mounted on.");
@@ -50,6 +54,19 @@ public sealed class HostRoot
                 $"The root '{full}' is a symbolic link loop.", full, inner: e);
         }
         return new HostRoot(full);
+    }
+
+    private static bool IsLinkLoop(string path)
+    {
+        try
+        {
+            new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true);
+            return false;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>

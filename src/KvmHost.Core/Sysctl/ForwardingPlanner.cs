@@ -216,7 +216,25 @@ public sealed class ForwardingPlanner
                 $"{_root.Describe(real)} is a directory; -Path must name a file.", configurationFile,
                 $"Name a file in it, for example {real.TrimEnd('/')}/90-kvmhost-forwarding.conf.");
         existingText = _root.TryReadText(real, 1024 * 1024); // throws FileNotText for a binary file
+        if (!IsSysctlConfigurationFile(real))
+            throw new KvmHostException(ErrorIds.SysctlPathInvalid, FailureKind.InvalidArgument,
+                $"-Path '{configurationFile}' is not a sysctl configuration file (it resolves to {_root.Describe(real)}); nothing was written.",
+                configurationFile, $"Name /etc/sysctl.conf or a file /etc/sysctl.d/<name>.conf, for example {DefaultDropIn}.");
         return real;
+    }
+
+    /// <summary>
+    /// Only /etc/sysctl.conf and /etc/sysctl.d/*.conf (plain names): the module runs as root, and a -Path such as
+    /// /etc/passwd or /etc/resolv.conf would otherwise get sysctl lines appended to it.
+    /// </summary>
+    private static bool IsSysctlConfigurationFile(string realPath)
+    {
+        if (realPath == "/etc/sysctl.conf") return true;
+        const string dropInDirectory = "/etc/sysctl.d/";
+        if (!realPath.StartsWith(dropInDirectory, StringComparison.Ordinal)) return false;
+        string name = realPath[dropInDirectory.Length..];
+        return name.Length > ".conf".Length && name.EndsWith(".conf", StringComparison.Ordinal) && name[0] != '.' &&
+            name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+' or '@');
     }
 
     /// <summary>A warning or note; Key null when it concerns every family.</summary>

@@ -89,4 +89,23 @@ public class ConfigFileTests
         var release = ReleaseProfile.FromOsRelease(OsRelease.Parse(Fixture("os-release/" + osRelease)));
         Assert.Equal(newNames, BridgeConfigs.ReleaseUsesNewNetworkManagerNames(release));
     }
+
+    [Theory]
+    [InlineData("DEVICE=eth0\nIPADDR=\"10.0.0.2\nreboot\"\nPREFIX=24\n", 2)]
+    [InlineData("DEVICE=eth0\nNAME='a\nb'\n", 2)]
+    [InlineData("DEVICE=eth0\nIPADDR=10.0.0.2\\\nPREFIX=24\n", 2)]
+    public void An_ifcfg_value_that_runs_onto_the_next_line_is_refused_with_the_file_and_line(string text, int line)
+    {
+        var e = Assert.Throws<KvmHostException>(() => IfcfgFile.Parse(text, "/etc/sysconfig/network-scripts/ifcfg-eth0"));
+        Assert.Equal(ErrorIds.IfcfgFileMalformed, e.ErrorId);
+        Assert.Contains($"ifcfg-eth0 line {line}", e.Message);
+    }
+
+    [Fact]
+    public void Quotes_closed_on_their_line_and_comments_with_quotes_are_fine()
+    {
+        var file = IfcfgFile.Parse("NAME=\"System eth0\" # it's the uplink\nIPADDR='10.0.0.2'\n# don't touch\n", "/etc/sysconfig/network-scripts/ifcfg-eth0");
+        Assert.Equal("System eth0", file.Get("NAME"));
+        Assert.Equal("10.0.0.2", file.Get("IPADDR"));
+    }
 }

@@ -103,6 +103,26 @@ public class AtomicFileWriterTests
             File.SetUnixFileMode(scratch.HostPath("/etc"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
     }
+
+    [Fact]
+    public void A_temporary_file_left_by_a_killed_run_is_removed_on_the_next_write_and_a_fresh_one_is_left_alone()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysctl.conf", "old\n")
+            .Put("/etc/.sysctl.conf.kvmhost-0123456789abcdef0123456789abcdef.tmp", "half")
+            .Put("/etc/.sysctl.conf.kvmhost-fedcba9876543210fedcba9876543210.tmp", "in flight")
+            .Put("/etc/.other.conf.kvmhost-0123456789abcdef0123456789abcdef.tmp", "another file's");
+        string stale = scratch.HostPath("/etc/.sysctl.conf.kvmhost-0123456789abcdef0123456789abcdef.tmp");
+        string otherFiles = scratch.HostPath("/etc/.other.conf.kvmhost-0123456789abcdef0123456789abcdef.tmp");
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow - AtomicFileWriter.StaleTemporaryAge - TimeSpan.FromSeconds(5));
+        File.SetLastWriteTimeUtc(otherFiles, DateTime.UtcNow - TimeSpan.FromHours(1));
+
+        new AtomicFileWriter(scratch.Root).Write("/etc/sysctl.conf", "new\n");
+
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(scratch.HostPath("/etc/.sysctl.conf.kvmhost-fedcba9876543210fedcba9876543210.tmp")));
+        Assert.True(File.Exists(otherFiles));
+        Assert.Equal("new\n", scratch.Read("/etc/sysctl.conf"));
+    }
 }
 
 public class AtomicFileWriterHiddenBackupTests

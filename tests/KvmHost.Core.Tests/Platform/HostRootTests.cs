@@ -96,4 +96,14 @@ public class HostRootTests
         Assert.NotNull(bytes);
         Assert.Contains("Name:", System.Text.Encoding.UTF8.GetString(bytes!));
     }
+
+    [Fact]
+    public void A_root_that_is_a_symlink_loop_fails_with_SymlinkLoop_not_as_a_plain_file()
+    {
+        using var scratch = new ScratchRoot();
+        string loop = scratch.HostPath("/loop");
+        File.CreateSymbolicLink(loop, loop);
+        var e = Assert.Throws<KvmHostException>(() => HostRoot.Open(loop));
+        Assert.Equal(ErrorIds.SymlinkLoop, e.ErrorId);
+    }
 }

@@ -122,6 +122,11 @@ public class ForwardingPlannerTests
     [InlineData("/etc/../../outside.conf", ErrorIds.PathEscapesRoot)]
     [InlineData("/etc/sysctl.d", ErrorIds.NotADirectory)]
     [InlineData("/etc/binary.conf", ErrorIds.FileNotText)]
+    [InlineData("/etc/passwd", ErrorIds.SysctlPathInvalid)]
+    [InlineData("/etc/resolv.conf", ErrorIds.SysctlPathInvalid)]
+    [InlineData("/etc/sysctl.d/a\nb.conf", ErrorIds.SysctlPathInvalid)]
+    [InlineData("/etc/sysctl.d/90-forwarding.txt", ErrorIds.SysctlPathInvalid)]
+    [InlineData("/etc/sysctl.d/../../tmp/x.conf", ErrorIds.SysctlPathInvalid)]
     public void Bad_paths_fail_before_anything_is_planned(string path, string errorId)
     {
         using var scratch = new ScratchRoot().Dir("/etc/sysctl.d");
