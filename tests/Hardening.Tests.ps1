@@ -293,7 +293,7 @@ Describe 'Concurrency: parallel runs on one root queue on the host lock' -Tag Ha
 
 Describe 'Privilege: not root means NotRoot before anything is written' -Tag Hardening -Skip:($noSetpriv) {
     BeforeAll {
-        # pwsh runs from /root/.nuget, which another user cannot enter: copy it and the module to a world-readable place.
+        # pwsh runs from root's NuGet package folder, which another user cannot enter: copy it and the module to a world-readable place.
         $script:copy = New-ScratchRoot -Directories 'home'
         Copy-Item -Recurse $PSHOME "$($script:copy)/pwsh"
         Copy-Item -Recurse (Split-Path (Get-KvmHostModulePath)) "$($script:copy)/KvmHost"
