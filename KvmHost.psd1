@@ -25,6 +25,14 @@
         'Set-IpForwarding'
         'Get-IpForwarding'
         'Test-KvmHost'
+        'Get-KvmGuest'
+        'Start-KvmGuest'
+        'Stop-KvmGuest'
+        'Restart-KvmGuest'
+        'Suspend-KvmGuest'
+        'Resume-KvmGuest'
+        'Wait-KvmGuest'
+        'Set-KvmGuest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -4,15 +4,12 @@ using KvmHost.Core.Platform;
 namespace KvmHost;
 
 /// <summary>
-/// What every KvmHost cmdlet shares: the -Root parameter, Ctrl+C cancelling child processes,
-/// Write-Verbose of every command line, and core failures turned into ErrorRecords in one place.
-/// Derived cmdlets override the *Core methods; they never start a process or write a file themselves.
+/// The host cmdlets' base: everything of <see cref="KvmCmdlet"/> plus the -Root parameter, the file-system
+/// root to act on ("/" is the running host), and the root-bound services (atomic writer, release profile).
 /// </summary>
-public abstract class KvmHostCmdlet : PSCmdlet
+public abstract class KvmHostCmdlet : KvmCmdlet
 {
-    private readonly CancellationTokenSource _stopping = new();
     private HostRoot? _root;
-    private CommandRunner? _runner;
     private AtomicFileWriter? _writer;
     private ReleaseProfile? _release;
 
@@ -21,53 +18,11 @@ public abstract class KvmHostCmdlet : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string Root { get; set; } = "/";
 
-    protected CancellationToken Cancellation => _stopping.Token;
-
     protected HostRoot HostRoot => _root ??= HostRoot.Open(GetUnresolvedProviderPathFromPSPath(Root));
-
-    protected ICommandRunner Runner => _runner ??= new CommandRunner(WriteVerbose);
 
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
-    protected virtual void BeginCore() { }
-
-    protected virtual void ProcessCore() { }
-
-    protected virtual void EndCore() { }
-
-    protected sealed override void BeginProcessing() => Guard(() =>
-    {
-        _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
-        BeginCore();
-    });
-
-    protected sealed override void ProcessRecord() => Guard(ProcessCore);
-
-    protected sealed override void EndProcessing() => Guard(EndCore);
-
-    protected override void StopProcessing() => _stopping.Cancel();
-
-    /// <summary>Reports a failure for one item and goes on with the next.</summary>
-    protected void WriteFailure(KvmHostException failure) => WriteError(ErrorRecords.From(failure));
-
-    /// <summary>Stops the pipeline with the failure.</summary>
-    protected void Fail(KvmHostException failure) => ThrowTerminatingError(ErrorRecords.From(failure));
-
-    private void Guard(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch (KvmHostException failure)
-        {
-            ThrowTerminatingError(ErrorRecords.From(failure));
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            throw new PipelineStoppedException();
-        }
-    }
+    private protected override void Prepare() => _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
 }

@@ -1,0 +1,31 @@
+using System.Management.Automation;
+using KvmHost.Core.Guests;
+
+namespace KvmHost.Commands;
+
+/// <summary>Pauses guests' virtual CPUs; their memory stays in the host (Resume-KvmGuest continues them).</summary>
+[Cmdlet(VerbsLifecycle.Suspend, "KvmGuest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
+    DefaultParameterSetName = GuestParameterSets.ByName)]
+[OutputType(typeof(KvmGuest))]
+public sealed class SuspendKvmGuestCommand : GuestTargetCmdlet
+{
+    private readonly List<GuestEntry> _guests = [];
+    private readonly HashSet<GuestEntry> _changed = [];
+
+    protected override void ProcessCore() => ForEachGuest(ResolveTargets(), guest =>
+    {
+        if (_guests.Contains(guest)) return;
+        var step = GuestPlanner.Suspend(guest.Name, GuestLifecycle.StateOf(guest).State);
+        _guests.Add(guest);
+        if (!step.Changes)
+        {
+            WriteVerbose(step.Description + " Nothing to do.");
+            return;
+        }
+        if (!ShouldProcess(Describe(guest), step.Description)) return;
+        GuestLifecycle.Apply(guest, step.Action);
+        _changed.Add(guest);
+    });
+
+    protected override void EndCore() => EmitPassThru(_guests, _changed);
+}
