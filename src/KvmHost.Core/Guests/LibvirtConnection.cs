@@ -289,15 +289,17 @@ public sealed unsafe class LibvirtConnection : IDisposable
 
     internal void Start(DomainHandle domain) => Change(domain, "virDomainCreateWithFlags", "start (or restore its saved state)", d => virDomainCreateWithFlags(d, 0));
 
+    // A driver that cannot press the power button refuses the flag as an invalid argument (virCheckFlags);
+    // without the flag the driver would pick a method itself, maybe the guest agent, which can block for a minute.
     internal void Shutdown(DomainHandle domain) =>
-        Change(domain, "virDomainShutdownFlags", "ACPI power button", d => virDomainShutdownFlags(d, ShutdownAcpiPowerButton));
+        Change(domain, "virDomainShutdownFlags", "ACPI power button", d => virDomainShutdownFlags(d, ShutdownAcpiPowerButton), flagRefusedMeans: AcpiUnsupported);
 
     internal void Destroy(DomainHandle domain) => Change(domain, "virDomainDestroyFlags", "power off", d => virDomainDestroyFlags(d, 0));
 
     internal void ManagedSave(DomainHandle domain) => Change(domain, "virDomainManagedSave", "save memory to the host, then stop", d => virDomainManagedSave(d, 0));
 
     internal void Reboot(DomainHandle domain) =>
-        Change(domain, "virDomainReboot", "ACPI power button, then start again", d => virDomainReboot(d, RebootAcpiPowerButton));
+        Change(domain, "virDomainReboot", "ACPI power button, then start again", d => virDomainReboot(d, RebootAcpiPowerButton), flagRefusedMeans: AcpiUnsupported);
 
     internal void Reset(DomainHandle domain) => Change(domain, "virDomainReset", "hardware reset", d => virDomainReset(d, 0));
 
@@ -322,13 +324,23 @@ public sealed unsafe class LibvirtConnection : IDisposable
     internal void Undefine(DomainHandle domain, uint flags) =>
         Change(domain, "virDomainUndefineFlags", $"flags 0x{flags:x}", d => virDomainUndefineFlags(d, flags));
 
-    private void Change(DomainHandle domain, string call, string what, Func<DomainHandle, int> invoke)
+    private void Change(DomainHandle domain, string call, string what, Func<DomainHandle, int> invoke,
+        Func<string, string, KvmHostException>? flagRefusedMeans = null)
     {
         RequireWritable();
         string name = NameOf(domain);
         _log?.Invoke($"libvirt: {call} {name} ({what}) on {Uri}");
-        if (invoke(domain) < 0) throw Failure(call, name, domain);
+        if (invoke(domain) >= 0) return;
+        KvmHostException failure = Failure(call, name, domain);
+        throw flagRefusedMeans is not null && failure.ErrorId == ErrorIds.LibvirtCallFailed && failure.Kind == FailureKind.InvalidArgument
+            ? flagRefusedMeans(name, failure.Message)
+            : failure;
     }
+
+    private KvmHostException AcpiUnsupported(string guest, string detail) =>
+        new(ErrorIds.LibvirtOperationUnsupported, FailureKind.NotImplemented,
+            $"The hypervisor driver behind {Uri} cannot press guest '{guest}''s ACPI power button ({detail}).", guest,
+            "Stop-KvmGuest -TurnOff or -Save, or Restart-KvmGuest -Force, work without it.");
 
     // ---- errors ----------------------------------------------------------------------------------------
 

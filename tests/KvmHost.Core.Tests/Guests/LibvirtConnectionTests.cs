@@ -139,6 +139,11 @@ public sealed class LibvirtConnectionTests : IDisposable
         var lacking = Assert.Throws<KvmHostException>(() => _connection.Wakeup(Guest("test-state-pmsuspended").Handle));
         Assert.Equal(ErrorIds.LibvirtOperationUnsupported, lacking.ErrorId);
         Assert.Equal(FailureKind.NotImplemented, lacking.Kind);
+        // the test driver has no ACPI power button: it refuses the flag, and the agent is never tried instead
+        var noButton = Assert.Throws<KvmHostException>(() => _connection.Shutdown(Guest("test").Handle));
+        Assert.Equal((ErrorIds.LibvirtOperationUnsupported, "test"), (noButton.ErrorId, noButton.Target));
+        Assert.Contains("-TurnOff", noButton.Hint);
+        Assert.Equal(GuestState.Running, GuestLifecycle.StateOf(Guest("test")).State);
     }
 
     [Fact]
