@@ -4,7 +4,8 @@ using System.Xml.Linq;
 namespace KvmHost.Core.Guests;
 
 /// <summary>One &lt;disk&gt; of a domain definition.</summary>
-internal sealed record DomainDisk(string Target, string Device, string? Bus, string Type, string? Source, string? Format, bool ReadOnly);
+internal sealed record DomainDisk(string Target, string Device, string? Bus, string Type, string? Source, string? Format, bool ReadOnly,
+    string? Pool = null, string? Volume = null);
 
 /// <summary>One &lt;interface&gt; of a domain definition.</summary>
 internal sealed record DomainInterface(string Type, string? MacAddress, string? Bridge, string? Network, string? Model, string? Device);
@@ -96,7 +97,9 @@ internal sealed record DomainXml
             Type: type,
             Source: NullIfEmpty(where),
             Format: disk.Element("driver")?.Attribute("type")?.Value,
-            ReadOnly: disk.Element("readonly") is not null);
+            ReadOnly: disk.Element("readonly") is not null,
+            Pool: type == "volume" ? source?.Attribute("pool")?.Value : null,
+            Volume: type == "volume" ? source?.Attribute("volume")?.Value : null);
     }
 
     private static DomainInterface ParseInterface(XElement nic)

@@ -1,16 +1,25 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using KvmHost.Core.Platform;
 using static KvmHost.Core.Guests.LibvirtNative;
 
 namespace KvmHost.Core.Guests;
 
 /// <summary>
 /// Builds KvmGuest objects in bulk: one statistics call for all selected guests (state, CPU time, memory,
-/// vCPUs, disk sizes), three filtered list calls for autostart, managed save and persistence (instead of
-/// three calls per guest), then per guest only what statistics cannot give: the domain XML, and addresses
-/// for running guests that can have any (DHCP leases of libvirt networks; the agent where one is connected).
+/// vCPUs, disk sizes of running guests), three filtered list calls for autostart, managed save and
+/// persistence (instead of three calls per guest), then per guest only what statistics cannot give: the
+/// domain XML, the disk sizes of a guest that is off, and addresses for running guests that can have any
+/// (DHCP leases of libvirt networks; the agent where one is connected). The per-guest calls run a few at a time.
 /// </summary>
 public static class GuestReader
 {
     private const uint Groups = StatsState | StatsCpuTotal | StatsBalloon | StatsVcpu | StatsBlock;
+
+    // libvirtd serves up to five requests of one client at once (max_client_requests); four in flight keep it
+    // busy without queueing. Below a handful of guests the threads would cost more than they save.
+    private const int Concurrency = 4;
+    private const int ParallelFrom = 8;
 
     /// <param name="guests">Guests of one connection.</param>
     /// <param name="keep">Which states to report; decided from the bulk statistics before anything else is read.</param>
@@ -38,14 +47,44 @@ public static class GuestReader
         var started = LibvirtUri.IsLocal(connection.Uri) ? GuestProcesses.StartTimes(running) : [];
         DateTime now = DateTime.UtcNow;
 
-        var result = new List<KvmGuest>(selected.Count);
-        foreach (var guest in selected)
+        var details = new GuestDetails[selected.Count];
+        using (var volumes = new PoolVolumes(connection))
         {
+            void Fetch(int i)
+            {
+                var guest = selected[i];
+                bool active = running.Contains(guest.Uuid);
+                stats.TryGetValue(guest.Uuid, out DomainStats? stat);
+                DomainXml xml = ReadXml(connection, guest);
+                details[i] = new GuestDetails(xml, active ? Addresses(connection, guest, xml) : [],
+                    xml.Disks.Select(d => Disk(connection, volumes, guest, d, stat, active)).ToArray());
+            }
+            if (selected.Count < ParallelFrom)
+            {
+                for (int i = 0; i < selected.Count; i++) Fetch(i);
+            }
+            else
+            {
+                try
+                {
+                    Parallel.For(0, selected.Count, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, Fetch);
+                }
+                catch (AggregateException failed) when (failed.InnerExceptions.FirstOrDefault(e => e is KvmHostException) is { } first)
+                {
+                    ExceptionDispatchInfo.Capture(first).Throw();
+                }
+            }
+        }
+        connection.FlushLog();
+
+        var result = new List<KvmGuest>(selected.Count);
+        for (int i = 0; i < selected.Count; i++)
+        {
+            var guest = selected[i];
             var (state, reason) = states[guest.Uuid];
             stats.TryGetValue(guest.Uuid, out DomainStats? stat);
-            DomainXml xml = ReadXml(connection, guest);
+            var (xml, addresses, disks) = details[i];
             bool active = running.Contains(guest.Uuid);
-            var addresses = active ? Addresses(connection, guest, xml) : [];
             result.Add(new KvmGuest
             {
                 Name = guest.Name,
@@ -62,7 +101,7 @@ public static class GuestReader
                 Autostart = autostart.Contains(guest.Uuid),
                 Persistent = !transient.Contains(guest.Uuid),
                 HasManagedSave = managedSave.Contains(guest.Uuid),
-                Disks = xml.Disks.Select(d => Disk(guest.Name, d, stat)).ToArray(),
+                Disks = disks,
                 NetworkAdapters = xml.Interfaces.Select(n => new KvmGuestNetworkAdapter
                 {
                     GuestName = guest.Name,
@@ -118,17 +157,24 @@ public static class GuestReader
         }
         catch (InvalidDataException e)
         {
-            throw new Platform.KvmHostException(Platform.ErrorIds.LibvirtCallFailed, Platform.FailureKind.InvalidData,
+            throw new KvmHostException(ErrorIds.LibvirtCallFailed, FailureKind.InvalidData,
                 $"libvirt returned a domain XML for guest '{guest.Name}' that cannot be read: {e.Message}", guest.Name);
         }
     }
 
-    private static KvmGuestDisk Disk(string guestName, DomainDisk disk, DomainStats? stats)
+    private static KvmGuestDisk Disk(LibvirtConnection connection, PoolVolumes volumes, GuestEntry guest, DomainDisk disk, DomainStats? stats, bool active)
     {
         BlockStats? block = stats?.Blocks.FirstOrDefault(b => b.Name == disk.Target);
+        // A running guest's statistics carry the sizes; for one that is off, libvirt reads the image when asked.
+        (long Capacity, long Allocation)? sizes = block?.CapacityBytes is { } capacity ? (capacity, block.AllocationBytes ?? 0)
+            : active || disk.Source is null ? null
+            // libvirt resolves a pool volume to its image only when the guest starts: ask the pool
+            : disk is { Type: "volume", Pool: { } pool, Volume: { } volume } ? volumes.Sizes(pool, volume)
+            : disk.Type is "file" or "block" && disk.Target.Length > 0 ? connection.GetBlockSizes(guest.Handle, disk.Target)
+            : null;
         return new KvmGuestDisk
         {
-            GuestName = guestName,
+            GuestName = guest.Name,
             Target = disk.Target,
             Device = disk.Device,
             Bus = disk.Bus,
@@ -136,8 +182,26 @@ public static class GuestReader
             Source = disk.Source,
             Format = disk.Format,
             ReadOnly = disk.ReadOnly,
-            CapacityBytes = block?.CapacityBytes,
-            AllocationBytes = block?.AllocationBytes,
+            CapacityBytes = sizes?.Capacity,
+            AllocationBytes = sizes?.Allocation,
         };
+    }
+
+    private sealed record GuestDetails(DomainXml Xml, Dictionary<string, List<string>> Addresses, KvmGuestDisk[] Disks);
+
+    /// <summary>The volumes of each pool the guests use, listed once per pool (worker threads share it).</summary>
+    private sealed class PoolVolumes(LibvirtConnection connection) : IDisposable
+    {
+        private readonly ConcurrentDictionary<string, Lazy<Dictionary<string, StorageVolumeHandle>>> _pools = new(StringComparer.Ordinal);
+
+        public (long Capacity, long Allocation)? Sizes(string pool, string volume) =>
+            _pools.GetOrAdd(pool, name => new Lazy<Dictionary<string, StorageVolumeHandle>>(() => connection.ListVolumes(name))).Value
+                .TryGetValue(volume, out var handle) ? connection.GetVolumeSizes(handle, $"{pool}/{volume}") : null;
+
+        public void Dispose()
+        {
+            foreach (var pool in _pools.Values.Where(p => p.IsValueCreated))
+                foreach (var handle in pool.Value.Values) handle.Dispose();
+        }
     }
 }

@@ -29,6 +29,8 @@ public sealed unsafe class LibvirtConnection : IDisposable
     private readonly ConnectionHandle _handle;
     private readonly Action<string>? _log;
     private readonly KvmHostException? _writeRefused;
+    private readonly int _ownerThread = Environment.CurrentManagedThreadId;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _laterLog = new();
     private string? _hostName;
     private bool _statsNoWait = true;
 
@@ -252,6 +254,69 @@ public sealed unsafe class LibvirtConnection : IDisposable
     }
 
     /// <summary>
+    /// A disk's sizes from its image (virDomainGetBlockInfo): what the bulk statistics do not report for a guest
+    /// that is not running. Null when the image cannot be read (missing, a network disk): never a failed read.
+    /// </summary>
+    internal (long Capacity, long Allocation)? GetBlockSizes(DomainHandle domain, string target)
+    {
+        if (virDomainGetBlockInfo(domain, target, out VirDomainBlockInfo info, 0) < 0)
+        {
+            LibvirtError error = TakeLastError();
+            Log($"libvirt: no sizes for disk {target} of {NameOf(domain)}: {error.Message}");
+            return null;
+        }
+        return ((long)Math.Min(info.Capacity, long.MaxValue), (long)Math.Min(info.Allocation, long.MaxValue));
+    }
+
+    /// <summary>
+    /// The volumes of a storage pool by name, from one list call (for the sizes of disks of type volume, whose
+    /// image libvirt only resolves when the guest starts). Empty when the pool is not there or not active.
+    /// The caller disposes the handles.
+    /// </summary>
+    internal Dictionary<string, StorageVolumeHandle> ListVolumes(string pool)
+    {
+        var volumes = new Dictionary<string, StorageVolumeHandle>(StringComparer.Ordinal);
+        IntPtr poolPointer = virStoragePoolLookupByName(_handle, pool);
+        if (poolPointer == IntPtr.Zero)
+        {
+            Log($"libvirt: no storage pool {pool}: {TakeLastError().Message}");
+            return volumes;
+        }
+        using var poolHandle = new StoragePoolHandle(poolPointer);
+        int count = virStoragePoolListAllVolumes(poolHandle, out IntPtr* list, 0);
+        if (count < 0)
+        {
+            Log($"libvirt: cannot list the volumes of pool {pool}: {TakeLastError().Message}");
+            return volumes;
+        }
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var volume = new StorageVolumeHandle(list[i]);
+                string? name = Marshal.PtrToStringUTF8(virStorageVolGetName(volume));
+                if (name is null || !volumes.TryAdd(name, volume)) volume.Dispose();
+            }
+        }
+        finally
+        {
+            Free(list);
+        }
+        return volumes;
+    }
+
+    /// <summary>A volume's capacity and allocation; null (and a Verbose line) when libvirt cannot say.</summary>
+    internal (long Capacity, long Allocation)? GetVolumeSizes(StorageVolumeHandle volume, string shownName)
+    {
+        if (virStorageVolGetInfo(volume, out VirStorageVolInfo info) < 0)
+        {
+            Log($"libvirt: no sizes for volume {shownName}: {TakeLastError().Message}");
+            return null;
+        }
+        return ((long)Math.Min(info.Capacity, long.MaxValue), (long)Math.Min(info.Allocation, long.MaxValue));
+    }
+
+    /// <summary>
     /// Addresses per MAC address from the libvirt network's DHCP leases or the guest agent. Failures (no
     /// agent, a driver without the call) give none: addresses are a nicety, never a reason to fail a read.
     /// </summary>
@@ -262,7 +327,7 @@ public sealed unsafe class LibvirtConnection : IDisposable
         if (count < 0)
         {
             LibvirtError error = TakeLastError();
-            _log?.Invoke($"libvirt: no addresses from {(source == InterfaceAddressesAgent ? "the guest agent" : "DHCP leases")} for {NameOf(domain)}: {error.Message}");
+            Log($"libvirt: no addresses from {(source == InterfaceAddressesAgent ? "the guest agent" : "DHCP leases")} for {NameOf(domain)}: {error.Message}");
             return byMac;
         }
         try
@@ -316,7 +381,7 @@ public sealed unsafe class LibvirtConnection : IDisposable
     internal DomainHandle Define(string xml)
     {
         RequireWritable();
-        _log?.Invoke("libvirt: virDomainDefineXML");
+        Log("libvirt: virDomainDefineXML");
         IntPtr pointer = virDomainDefineXML(_handle, xml);
         return pointer == IntPtr.Zero ? throw Failure("virDomainDefineXML", null) : new DomainHandle(pointer);
     }
@@ -329,7 +394,7 @@ public sealed unsafe class LibvirtConnection : IDisposable
     {
         RequireWritable();
         string name = NameOf(domain);
-        _log?.Invoke($"libvirt: {call} {name} ({what}) on {Uri}");
+        Log($"libvirt: {call} {name} ({what}) on {Uri}");
         if (invoke(domain) >= 0) return;
         KvmHostException failure = Failure(call, name, domain);
         throw flagRefusedMeans is not null && failure.ErrorId == ErrorIds.LibvirtCallFailed && failure.Kind == FailureKind.InvalidArgument
@@ -341,6 +406,29 @@ public sealed unsafe class LibvirtConnection : IDisposable
         new(ErrorIds.LibvirtOperationUnsupported, FailureKind.NotImplemented,
             $"The hypervisor driver behind {Uri} cannot press guest '{guest}''s ACPI power button ({detail}).", guest,
             "Stop-KvmGuest -TurnOff or -Save, or Restart-KvmGuest -Force, work without it.");
+
+    /// <summary>
+    /// The log callback is the cmdlet's Write-Verbose, which only its own thread may call: lines from the
+    /// reader's worker threads wait here and are written by the next line logged on that thread, or by
+    /// <see cref="FlushLog"/>.
+    /// </summary>
+    private void Log(string line)
+    {
+        if (_log is null) return;
+        if (Environment.CurrentManagedThreadId != _ownerThread)
+        {
+            _laterLog.Enqueue(line);
+            return;
+        }
+        FlushLog();
+        _log(line);
+    }
+
+    internal void FlushLog()
+    {
+        if (_log is null || Environment.CurrentManagedThreadId != _ownerThread) return;
+        while (_laterLog.TryDequeue(out string? line)) _log(line);
+    }
 
     // ---- errors ----------------------------------------------------------------------------------------
 

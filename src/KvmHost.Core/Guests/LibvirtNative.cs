@@ -170,6 +170,49 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library)]
     internal static partial void virDomainStatsRecordListFree(VirDomainStatsRecord** records);
 
+    /// <summary>struct _virDomainBlockInfo: capacity, allocation, physical, in bytes.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VirDomainBlockInfo
+    {
+        public ulong Capacity;
+        public ulong Allocation;
+        public ulong Physical;
+    }
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int virDomainGetBlockInfo(DomainHandle domain, string disk, out VirDomainBlockInfo info, uint flags);
+
+    /// <summary>struct _virStorageVolInfo: type, capacity, allocation (bytes).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VirStorageVolInfo
+    {
+        public int Type;
+        public ulong Capacity;
+        public ulong Allocation;
+    }
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr virStoragePoolLookupByName(ConnectionHandle connection, string name);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolFree(IntPtr pool);
+
+    [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr virStorageVolLookupByName(StoragePoolHandle pool, string name);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolFree(IntPtr volume);
+
+    [LibraryImport(Library)]
+    internal static partial int virStoragePoolListAllVolumes(StoragePoolHandle pool, out IntPtr* volumes, uint flags);
+
+    /// <summary>The volume's own copy: not freed by the caller. No RPC.</summary>
+    [LibraryImport(Library)]
+    internal static partial IntPtr virStorageVolGetName(StorageVolumeHandle volume);
+
+    [LibraryImport(Library)]
+    internal static partial int virStorageVolGetInfo(StorageVolumeHandle volume, out VirStorageVolInfo info);
+
     /// <summary>struct _virDomainInterface.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct VirDomainInterface
@@ -255,6 +298,26 @@ internal static unsafe partial class LibvirtNative
 
         // virConnectClose returns the remaining reference count (domains still alive hold one each); -1 is an error.
         protected override bool ReleaseHandle() => virConnectClose(handle) >= 0;
+    }
+
+    /// <summary>virStoragePoolPtr.</summary>
+    internal sealed class StoragePoolHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public StoragePoolHandle() : base(ownsHandle: true) { }
+
+        internal StoragePoolHandle(IntPtr pointer) : base(ownsHandle: true) => SetHandle(pointer);
+
+        protected override bool ReleaseHandle() => virStoragePoolFree(handle) == 0;
+    }
+
+    /// <summary>virStorageVolPtr.</summary>
+    internal sealed class StorageVolumeHandle : SafeHandleZeroOrMinusOneIsInvalid
+    {
+        public StorageVolumeHandle() : base(ownsHandle: true) { }
+
+        internal StorageVolumeHandle(IntPtr pointer) : base(ownsHandle: true) => SetHandle(pointer);
+
+        protected override bool ReleaseHandle() => virStorageVolFree(handle) == 0;
     }
 
     /// <summary>virDomainPtr: freed exactly once. It keeps its connection's memory alive until then.</summary>

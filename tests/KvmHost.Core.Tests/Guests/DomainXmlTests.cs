@@ -30,6 +30,28 @@ public class DomainXmlTests
     }
 
     [Fact]
+    public void Reads_a_running_qemu_guests_live_xml()
+    {
+        var xml = DomainXml.Parse(Fixture("qemu-running-tiny-guest.xml"));
+
+        Assert.Equal(262144, xml.MemoryKiB);
+        Assert.Equal(1, xml.Vcpus);
+        Assert.Equal("a <web> & \"guest\"", xml.Description);
+        var disk = Assert.Single(xml.Disks);
+        Assert.Equal(new DomainDisk("vda", "disk", "virtio", "volume", "default/web1.qcow2", "qcow2", false, "default", "web1.qcow2"), disk);
+        var nic = Assert.Single(xml.Interfaces);
+        Assert.Equal(new DomainInterface("network", "52:54:00:b9:cf:af", "virbr0", "default", "virtio", "vnet0"), nic);
+        Assert.False(xml.AgentConnected);
+    }
+
+    [Fact]
+    public void The_same_guest_shut_off_has_no_runtime_device_or_bridge()
+    {
+        var nic = Assert.Single(DomainXml.Parse(Fixture("qemu-shutoff-tiny-guest.xml")).Interfaces);
+        Assert.Equal(("default", null, null), (nic.Network, nic.Bridge, nic.Device));
+    }
+
+    [Fact]
     public void Reads_osinfo_description_bridge_and_a_connected_agent()
     {
         var xml = DomainXml.Parse(DomainFromWorld("test-alternate-devs"));
