@@ -223,3 +223,13 @@ Describe "Get-KvmGuest against a real libvirtd and QEMU guests$(if ($noLab) { " 
         [System.Runtime.InteropServices.NativeLibrary]::TryLoad('libvirt.so.0', [ref] $handle) | Should -BeTrue -Because 'only the namespace lost it'
     }
 }
+
+Describe 'about_KvmHost_Guests' -Tag 'Help' {
+    It 'is installed with the module and explains the URI, the shutdown semantics and the binding' {
+        $text = Get-Help about_KvmHost_Guests | Out-String
+        $text | Should -Match 'LIBVIRT_DEFAULT_URI'
+        $text | Should -Match 'GuestShutdownTimedOut'
+        $text | Should -Match 'Stop-KvmGuest web01 -Force'
+        $text | Should -Match 'never becomes a guest name'
+    }
+}
