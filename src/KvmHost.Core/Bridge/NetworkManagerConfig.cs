@@ -13,7 +13,7 @@ namespace KvmHost.Core.Bridge;
 /// order; groups in setting order). The NIC's previous profiles stay on disk with autoconnect=false
 /// (ifcfg ones with ONBOOT=no), so Remove-HostBridge and the backups can bring them back.
 /// </summary>
-public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
+internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
 {
     public const string Directory = "/etc/NetworkManager/system-connections";
     public const string RunDirectory = "/run/NetworkManager/system-connections";

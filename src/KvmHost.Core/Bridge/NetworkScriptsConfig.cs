@@ -10,7 +10,7 @@ namespace KvmHost.Core.Bridge;
 /// the manual procedure), route-&lt;bridge&gt; for extra routes. NM_CONTROLLED=no, so a NetworkManager
 /// that is also installed leaves both alone.
 /// </summary>
-public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
+internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
 {
     public const string Directory = "/etc/sysconfig/network-scripts";
 

@@ -8,7 +8,7 @@ namespace KvmHost.Core.Host;
 /// controllers libvirt places guests in, device assignment (IOMMU) and secure guests. Same verdicts:
 /// only a FAIL makes the host unfit; WARN and NOTE carry a hint.
 /// </summary>
-public static class QemuHostValidator
+internal static class QemuHostValidator
 {
     // The controllers virt-host-validate asks for, with the cgroup v2 controller that provides each.
     private static readonly (string V1, string? V2)[] Controllers =

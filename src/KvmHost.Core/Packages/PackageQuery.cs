@@ -6,7 +6,7 @@ namespace KvmHost.Core.Packages;
 /// Which of a set of packages are installed, asked of the package database in one query: rpm on the
 /// Red Hat family, dpkg-query on Debian. The package manager itself (yum, dnf, apt-get) never runs here.
 /// </summary>
-public static class PackageQuery
+internal static class PackageQuery
 {
     /// <summary>
     /// rpm --root ROOT -q --qf '%{NAME} %{VERSION}-%{RELEASE}\n' NAMES.

@@ -207,7 +207,7 @@ public sealed class AtomicFileWriter
 }
 
 /// <summary>The modes files are created with when they do not exist yet.</summary>
-public static class Modes
+internal static class Modes
 {
     /// <summary>0644: sysctl.d drop-ins, ifcfg files.</summary>
     public const UnixFileMode ConfigFile = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;

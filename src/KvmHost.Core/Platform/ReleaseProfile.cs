@@ -52,7 +52,7 @@ public sealed record ReleaseProfile
         return FromOsRelease(release);
     }
 
-    public static ReleaseProfile FromOsRelease(OsRelease release)
+    internal static ReleaseProfile FromOsRelease(OsRelease release)
     {
         string id = release.Id.ToLowerInvariant();
         var like = release.IdLike.Select(l => l.ToLowerInvariant()).ToHashSet();
