@@ -27,6 +27,7 @@ internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBrid
     public static string PortId(string bridge, string nic) => $"{bridge}-port-{nic}";
 
     /// <summary>A stable UUID per profile id (name-based, like NetworkManager's own generated ones), so a rerun renders the same file.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "A name-based (version 5) UUID is defined over SHA-1; nothing secret is hashed.")]
     public static string StableUuid(string id)
     {
         byte[] hash = SHA1.HashData(Encoding.UTF8.GetBytes("kvmhost-bridge:" + id));
@@ -263,8 +264,9 @@ internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBrid
             {
                 string name = Path.GetFileName(hostPath);
                 // NetworkManager skips hidden files, backups and editor leftovers the same way.
-                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak")
-                    || name.EndsWith(".orig") || name.EndsWith(".rej") || name.EndsWith(".swp") || name.EndsWith(".tmp")) continue;
+                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak", StringComparison.Ordinal)
+                    || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rej", StringComparison.Ordinal)
+                    || name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal)) continue;
                 try
                 {
                     if (root.TryReadText($"{directory}/{name}") is { } text) result.Add(($"{directory}/{name}", Keyfile.Parse(text)));

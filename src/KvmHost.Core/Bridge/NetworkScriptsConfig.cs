@@ -159,8 +159,9 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
         {
             string name = Path.GetFileName(hostPath);
             // initscripts skips backups and editor leftovers the same way.
-            if (name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith(".bak") || name.EndsWith('~') || name.EndsWith(".orig")
-                || name.EndsWith(".rpmnew") || name.EndsWith(".rpmsave") || name == "ifcfg-lo") continue;
+            if (name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith(".bak", StringComparison.Ordinal) || name.EndsWith('~')
+                || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rpmnew", StringComparison.Ordinal)
+                || name.EndsWith(".rpmsave", StringComparison.Ordinal) || name == "ifcfg-lo") continue;
             if (root.TryReadText($"{Directory}/{name}") is { } text) result.Add(($"{Directory}/{name}", IfcfgFile.Parse(text)));
         }
         return result;

@@ -221,7 +221,7 @@ public sealed class PackageInstaller
                 .EnsureSuccess("rpm cannot tell where its database is; check rpm's macros.").StandardOutput.Trim();
             if (!PackageQuery.HasRpmDatabase(_root, databasePath)) return new Dictionary<string, string>();
         }
-        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken), names);
+        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken));
     }
 
     private CommandRequest PackageManagerRequest(InstallOptions options, IReadOnlyList<string> command)

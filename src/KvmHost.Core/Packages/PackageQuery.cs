@@ -54,7 +54,7 @@ internal static class PackageQuery
     /// ("package X is not installed"); anything on stderr besides that is a broken database or bad usage.
     /// A name installed twice (multilib, install-only packages) keeps the last version rpm lists.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ParseRpm(CommandResult result, IReadOnlyList<string> names)
+    public static IReadOnlyDictionary<string, string> ParseRpm(CommandResult result)
     {
         var installed = new Dictionary<string, string>(StringComparer.Ordinal);
         int notInstalled = 0;

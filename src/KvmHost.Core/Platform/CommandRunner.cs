@@ -121,8 +121,9 @@ public sealed class CommandRunner : ICommandRunner
         var stderr = new StringBuilder();
         var readers = new[]
         {
-            Task.Run(() => Pump(process.StandardOutput, false, lines)),
-            Task.Run(() => Pump(process.StandardError, true, lines)),
+            // Not cancellable: the pipes are drained until the process is gone, so it never blocks on a full pipe.
+            Task.Run(() => Pump(process.StandardOutput, false, lines), CancellationToken.None),
+            Task.Run(() => Pump(process.StandardError, true, lines), CancellationToken.None),
         };
         _ = Task.WhenAll(readers).ContinueWith(_ => Complete(lines), TaskScheduler.Default);
         try

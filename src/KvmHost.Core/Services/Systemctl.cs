@@ -128,7 +128,7 @@ internal sealed class Systemctl
         return arguments;
     }
 
-    public KvmHostException Failed(CommandResult result) =>
+    public static KvmHostException Failed(CommandResult result) =>
         new(ErrorIds.SystemctlFailed, FailureKind.InvalidOperation,
             $"'{result.Request.CommandLine}' failed with exit code {result.ExitCode}: {result.Tail()}",
             "systemctl", "Check 'systemctl status' and the journal ('journalctl -xe') for the units named.");

@@ -92,9 +92,9 @@ public sealed class ForwardingPlanner
     }
 
     private static string OverriddenWarning(IpForwardingState s) => !s.ConfigurationFileLoadedAtBoot
-        ? $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but boot does not read that file; boot leaves it at {s.PersistentValue?.ToString() ?? "the kernel default"}."
+        ? $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but boot does not read that file; boot leaves it at {s.PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "the kernel default"}."
         : $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but {s.EffectiveEntry}{(s.EffectiveEntry != s.EffectiveFile ? $" -> {s.EffectiveFile}" : "")} " +
-          $"line {s.EffectiveLine} is read later at boot and sets {s.PersistentValue?.ToString() ?? "(excluded)"}.";
+          $"line {s.EffectiveLine} is read later at boot and sets {s.PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "(excluded)"}.";
 
     public ForwardingPlan Plan(ForwardingRequest request)
     {
@@ -292,7 +292,7 @@ public sealed class ForwardingPlanner
         {
             string key = KeyOf(family);
             var winner = boot.Evaluate([key])[key];
-            int? configuredValue = ParseInt(configured.EntriesFor(key).LastOrDefault()?.Value);
+            int? configuredValue = ParseInt(configured.EntriesFor(key) is [.., var lastEntry] ? lastEntry.Value : null);
             string? runtimeText = runtime is not null && runtime.TryGetValue(key, out var planned) ? planned : _kernel.Read(key);
             int? persistent = ParseInt(winner.Value);
             states.Add(new IpForwardingState
