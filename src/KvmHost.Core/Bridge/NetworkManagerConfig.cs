@@ -253,27 +253,13 @@ internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBrid
 
     private static string? ControllerOf(Keyfile file) => file.Get("connection", "controller") ?? file.Get("connection", "master");
 
-    private List<(string Path, Keyfile File)> ReadKeyfiles()
-    {
-        var result = new List<(string, Keyfile)>();
-        foreach (string directory in new[] { Directory, RunDirectory })
-        {
-            string hostDirectory = root.Resolve(directory);
-            if (!System.IO.Directory.Exists(hostDirectory)) continue;
-            foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory).Order(StringComparer.Ordinal))
-            {
-                string name = Path.GetFileName(hostPath);
-                // NetworkManager skips hidden files, backups and editor leftovers the same way.
-                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak", StringComparison.Ordinal)
-                    || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rej", StringComparison.Ordinal)
-                    || name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal)) continue;
-                try
-                {
-                    if (root.TryReadText($"{directory}/{name}") is { } text) result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
-                }
-                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable) { }
-            }
-        }
-        return result;
-    }
+    private List<(string Path, Keyfile File)> ReadKeyfiles() =>
+        new[] { Directory, RunDirectory }.SelectMany(directory => root.ReadTextFiles(directory, IsProfileName))
+            .Select(f => (f.Path, Keyfile.Parse(f.Text))).ToList();
+
+    // NetworkManager skips hidden files, backups and editor leftovers the same way.
+    private static bool IsProfileName(string name) =>
+        !(name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak", StringComparison.Ordinal)
+          || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rej", StringComparison.Ordinal)
+          || name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal));
 }

@@ -96,8 +96,7 @@ internal static class QemuHostValidator
                 "no ACPI DMAR or IVRS table: the IOMMU is disabled in the firmware or absent",
                 "Enable VT-d / AMD-Vi in the firmware setup if you want to pass PCI devices to guests.") { Area = "Iommu" };
 
-        bool groups = root.DirectoryExists("/sys/kernel/iommu_groups") &&
-            Directory.EnumerateFileSystemEntries(root.Resolve("/sys/kernel/iommu_groups")).Any();
+        bool groups = root.List("/sys/kernel/iommu_groups").Count > 0;
         string cmdline = root.TryReadText("/proc/cmdline", 64 * 1024) ?? string.Empty;
         // Without an ACPI table the CPU vendor decides which kernel switch applies.
         bool intel = dmar || (!ivrs && CpuVendor(root) != "AuthenticAMD");

@@ -35,8 +35,7 @@ internal static class PackageQuery
     public static bool HasRpmDatabase(HostRoot root, string databasePath)
     {
         if (!databasePath.StartsWith('/')) return true; // an unexpanded macro: let rpm decide
-        string directory = root.Resolve(databasePath);
-        return Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any();
+        return root.List(databasePath).Count > 0;
     }
 
     /// <summary>dpkg-query reads the root's status file through --admindir; no chroot needed.</summary>

@@ -99,17 +99,8 @@ internal sealed class SysctlBootOrder
         var byName = new Dictionary<string, SysctlSource>(StringComparer.Ordinal);
         foreach (string directory in Directories)
         {
-            var names = new List<string>();
-            string hostDirectory = _root.Resolve(directory);
-            if (Directory.Exists(hostDirectory))
-            {
-                foreach (string hostPath in Directory.EnumerateFileSystemEntries(hostDirectory, "*.conf"))
-                {
-                    // Regular files and links to files count; a directory named *.conf does not.
-                    if (Directory.Exists(hostPath)) continue;
-                    names.Add(Path.GetFileName(hostPath));
-                }
-            }
+            // Files and links count (a link to /dev/null masks a name); a directory named *.conf does not.
+            var names = _root.List(directory, "*.conf").Where(e => e.Kind != FileKind.Directory).Select(e => e.Name).ToList();
             foreach (string plannedPath in _planned.Keys)
                 if (Path.GetDirectoryName(plannedPath) == directory && plannedPath.EndsWith(".conf", StringComparison.Ordinal))
                     names.Add(Path.GetFileName(plannedPath));

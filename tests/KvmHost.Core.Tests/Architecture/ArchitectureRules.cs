@@ -8,6 +8,7 @@ internal enum Capability
 {
     StartsProcesses,
     WritesFiles,
+    ListsFolders,
 }
 
 internal sealed record Violation(string Rule, string Owner, string Detail)
@@ -49,6 +50,7 @@ internal sealed record Allowances(
 ///   and time setters, libc's open/link/rename/unlink/chown/chmod/write/fsync/flock...), with two named exceptions:
 ///   the /proc/sys writer (a kernel parameter is not a file: it cannot be renamed over) and the host lock (flock on
 ///   its own lock file under /run/lock).
+/// - Only HostRoot lists folders (Directory/DirectoryInfo Get*/Enumerate*): one policy for what cannot be read.
 /// - Native code: libc only in KvmHost.Core.Platform.NativeMethods; libvirt only in types whose full name starts
 ///   with KvmHost.Core.Guests.Libvirt (the guest connection and its native declarations); no other library without a
 ///   rule here. NativeLibrary and function-pointer marshalling only in those same places.
@@ -61,6 +63,7 @@ internal static class ArchitectureRules
     public const string AtomicWriter = "KvmHost.Core.Platform.AtomicFileWriter";
     public const string KernelParameterWriter = "KvmHost.Core.Sysctl.KernelParameters";
     public const string HostLock = "KvmHost.Core.Platform.HostLock";
+    public const string FolderReader = "KvmHost.Core.Platform.HostRoot";
     public const string LibcDeclarations = "KvmHost.Core.Platform.NativeMethods";
     public const string LibvirtDeclarationsPrefix = "KvmHost.Core.Guests.Libvirt";
 
@@ -77,6 +80,10 @@ internal static class ArchitectureRules
                 [AtomicWriter] = "the one file writer: temp file, fsync, mode and owner kept, rename, backup",
                 [KernelParameterWriter] = "writes /proc/sys values, which are kernel parameters, not files (no rename is possible there)",
                 [HostLock] = "creates /run/lock and flocks its own lock file; the kernel drops the lock when the process dies",
+            },
+            [Capability.ListsFolders] = new Dictionary<string, string>
+            {
+                [FolderReader] = "HostRoot.List: sorted, links followed inside the root, one policy for unreadable and binary entries",
             },
         },
         LibcOwner: LibcDeclarations,
@@ -114,6 +121,16 @@ internal static class ArchitectureRules
         ["System.IO.RandomAccess"] = ["Write", "WriteAsync"],
         ["System.IO.Path"] = ["GetTempFileName"],
         ["System.IO.MemoryMappedFiles.MemoryMappedFile"] = ["CreateFromFile"],
+    };
+
+    /// <summary>Members that list a folder.</summary>
+    private static readonly Dictionary<string, HashSet<string>> ListingMembers = new()
+    {
+        ["System.IO.Directory"] =
+            ["GetFiles", "GetDirectories", "GetFileSystemEntries", "EnumerateFiles", "EnumerateDirectories", "EnumerateFileSystemEntries"],
+        ["System.IO.DirectoryInfo"] =
+            ["GetFiles", "GetDirectories", "GetFileSystemInfos", "EnumerateFiles", "EnumerateDirectories", "EnumerateFileSystemInfos"],
+        ["System.IO.Enumeration.FileSystemEnumerable`1"] = [".ctor"],
     };
 
     /// <summary>Members that open a file and may write it, unless a constant FileAccess.Read says otherwise.</summary>
@@ -197,8 +214,24 @@ internal static class ArchitectureRules
     private static string RuleName(Capability capability) => capability switch
     {
         Capability.StartsProcesses => $"Only {ProcessRunner} starts processes",
+        Capability.ListsFolders => $"Only {FolderReader} lists folders",
         _ => $"Only {AtomicWriter} writes files",
     };
+
+    /// <summary>
+    /// The cmdlet assembly starts no process, writes no file and imports no native code. The one folder it lists
+    /// itself is the running system's /sys/class/net, for tab completion (HostRoot's listing is internal to Core).
+    /// </summary>
+    public static readonly Allowances Cmdlets = new(
+        new Dictionary<Capability, IReadOnlyDictionary<string, string>>
+        {
+            [Capability.ListsFolders] = new Dictionary<string, string>
+            {
+                ["KvmHost.Completion.NetDevices"] = "completes interface names from the running system's /sys/class/net (never under -Root)",
+            },
+        },
+        LibcOwner: null,
+        LibvirtOwnerPrefix: null);
 
     private static bool Mark(Dictionary<MethodDefinitionHandle, HashSet<Capability>> marks, MethodDefinitionHandle method, Capability capability)
     {
@@ -211,6 +244,7 @@ internal static class ArchitectureRules
     {
         if (ProcessTypes.Contains(call.TargetType)) return Capability.StartsProcesses;
         if (WritingMembers.TryGetValue(call.TargetType, out var members) && members.Contains(call.TargetMember)) return Capability.WritesFiles;
+        if (ListingMembers.TryGetValue(call.TargetType, out var listing) && listing.Contains(call.TargetMember)) return Capability.ListsFolders;
         if (call.TargetType == "System.IO.StreamWriter" && call.TargetMember == ".ctor" && call.ParameterTypes is ["System.String", ..])
             return Capability.WritesFiles;
         if (Openers.Contains(call.Target) && !OpensReadOnly(call)) return Capability.WritesFiles;

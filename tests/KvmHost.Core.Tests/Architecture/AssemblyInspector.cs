@@ -83,7 +83,7 @@ internal sealed class AssemblyInspector : IDisposable
                 var method = Metadata.GetMethodDefinition(methodHandle);
                 if (method.RelativeVirtualAddress == 0) continue;
                 var body = Decode(_pe.GetMethodBody(method.RelativeVirtualAddress));
-                string caller = Metadata.GetString(method.Name);
+                string caller = SourceNameOf(typeHandle, Metadata.GetString(method.Name));
                 for (int i = 0; i < body.Count; i++)
                 {
                     var code = body[i].OpCode;
@@ -94,6 +94,17 @@ internal sealed class AssemblyInspector : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The method as written in C#: a lambda "&lt;Read&gt;b__5_0" or an iterator's "MoveNext" in "&lt;Read&gt;d__5" is Read.
+    /// </summary>
+    private string SourceNameOf(TypeDefinitionHandle typeHandle, string methodName)
+    {
+        if (methodName.StartsWith('<') && methodName.IndexOf('>') is > 1 and var end) return methodName[1..end];
+        string typeName = Metadata.GetString(Metadata.GetTypeDefinition(typeHandle).Name);
+        if (typeName.StartsWith('<') && typeName.IndexOf('>') is > 1 and var close) return typeName[1..close];
+        return methodName;
     }
 
     /// <summary>The owner of a method definition, for call graphs inside this assembly.</summary>

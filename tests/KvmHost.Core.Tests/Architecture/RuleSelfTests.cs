@@ -16,6 +16,7 @@ public sealed class RuleSelfTests : IDisposable
         {
             [Capability.StartsProcesses] = new Dictionary<string, string> { [Planted + nameof(PlantedRunner)] = "stands for the runner" },
             [Capability.WritesFiles] = new Dictionary<string, string> { [Planted + nameof(PlantedWriter)] = "stands for the writer" },
+            [Capability.ListsFolders] = new Dictionary<string, string> { [Planted + nameof(PlantedFolderReader)] = "stands for HostRoot" },
         },
         LibcOwner: Planted + nameof(PlantedNativeMethods),
         LibvirtOwnerPrefix: Planted + "PlantedLibvirt");
@@ -53,6 +54,12 @@ public sealed class RuleSelfTests : IDisposable
         AssertFound(method, "writes files");
 
     [Theory]
+    [InlineData(nameof(Offender.ListsAFolderItself))]
+    [InlineData(nameof(Offender.EnumeratesAFolderItself))]
+    public void A_folder_listed_outside_HostRoot_is_found(string method) =>
+        AssertFound(method, "lists folders");
+
+    [Theory]
     [InlineData("ImportsLibcItself")]
     [InlineData("ImportsLibvirtItself")]
     [InlineData("ImportsAnUnlistedLibrary")]
@@ -63,7 +70,8 @@ public sealed class RuleSelfTests : IDisposable
     [Fact]
     public void The_allowed_places_and_read_only_opens_are_left_alone()
     {
-        string[] clean = [nameof(PlantedRunner), nameof(PlantedWriter), nameof(PlantedNativeMethods), nameof(PlantedLibvirtConnection), nameof(Reader)];
+        string[] clean = [nameof(PlantedRunner), nameof(PlantedWriter), nameof(PlantedFolderReader), nameof(PlantedNativeMethods),
+            nameof(PlantedLibvirtConnection), nameof(Reader)];
         Assert.Empty(_found.Where(v => clean.Any(c => v.Owner == Planted + c)).Select(v => v.ToString()));
     }
 

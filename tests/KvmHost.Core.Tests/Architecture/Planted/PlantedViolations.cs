@@ -48,6 +48,10 @@ internal static class Offender
 
     public static void CreatesADirectory(string path) => Directory.CreateDirectory(path);
 
+    public static string[] ListsAFolderItself(string path) => Directory.GetFiles(path, "ifcfg-*");
+
+    public static int EnumeratesAFolderItself(string path) => new DirectoryInfo(path).EnumerateFileSystemInfos().Count();
+
     public static void ChangesAMode(string path) => File.SetUnixFileMode(path, UnixFileMode.UserRead);
 
     public static Task WritesInALambda(string path) => Task.Run(() => File.AppendAllText(path, "x"));
@@ -92,6 +96,12 @@ internal static class Reader
     }
 
     public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+}
+
+/// <summary>Stands for HostRoot, the one folder reader.</summary>
+internal static class PlantedFolderReader
+{
+    public static string[] Lists(string path) => Directory.GetFileSystemEntries(path);
 }
 
 /// <summary>Stands for the process runner in the self-test's allowances.</summary>
