@@ -32,6 +32,12 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
+    /// <summary>
+    /// Takes the host lock around a read-modify-write of the host's configuration (<see cref="HostLock.ConfigurationWait"/>
+    /// unless the command says otherwise). Validation and -WhatIf come first: a refused or previewed call takes no lock.
+    /// </summary>
+    protected HostLock LockHost(TimeSpan? wait = null) => HostLock.Acquire(HostRoot, wait ?? HostLock.ConfigurationWait, Cancellation);
+
     protected virtual void BeginCore() { }
 
     protected virtual void ProcessCore() { }

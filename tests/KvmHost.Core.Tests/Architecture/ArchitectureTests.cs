@@ -59,6 +59,13 @@ public sealed class ArchitectureTests : IDisposable
     }
 
     [Fact]
+    public void Only_the_base_cmdlet_takes_the_host_lock_so_its_waits_are_set_in_one_place()
+    {
+        var takers = _cmdlets.Calls().Where(c => c.Target == "KvmHost.Core.Platform.HostLock::Acquire").Select(c => c.Owner).Distinct();
+        Assert.Equal(["KvmHost.KvmHostCmdlet"], takers);
+    }
+
+    [Fact]
     public void The_rules_see_the_code_they_allow_so_a_pass_is_not_an_empty_look()
     {
         var calls = _core.Calls().ToList();
