@@ -18,7 +18,7 @@ public sealed class RuleSelfTests : IDisposable
             [Capability.WritesFiles] = new Dictionary<string, string> { [Planted + nameof(PlantedWriter)] = "stands for the writer" },
             [Capability.ListsFolders] = new Dictionary<string, string> { [Planted + nameof(PlantedFolderReader)] = "stands for HostRoot" },
         },
-        LibcOwner: Planted + nameof(PlantedNativeMethods),
+        LibcOwners: new Dictionary<string, string> { [Planted + nameof(PlantedNativeMethods)] = "stands for NativeMethods" },
         LibvirtOwnerPrefix: Planted + "PlantedLibvirt");
 
     private readonly AssemblyInspector _tests = new(typeof(RuleSelfTests).Assembly.Location);

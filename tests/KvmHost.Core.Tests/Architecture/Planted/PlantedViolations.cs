@@ -95,6 +95,13 @@ internal static class Reader
         return stream.Length;
     }
 
+    public static void WrapsAHandleOpenedToRead(string path)
+    {
+        // The stream's access over a handle is decided where the handle was opened (here: read-only).
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        using var stream = new FileStream(handle, FileAccess.Write);
+    }
+
     public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
 }
 
