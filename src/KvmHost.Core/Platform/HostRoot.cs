@@ -15,6 +15,12 @@ internal enum FileKind
 /// <summary>One entry of <see cref="HostRoot.List"/>: its name, its path inside the root, and what it is.</summary>
 internal sealed record DirectoryEntry(string Name, string Path, FileKind Kind);
 
+/// <summary>A file <see cref="HostRoot.ReadTextFiles"/> passed over: why, and the failure when reading it failed.</summary>
+internal sealed record SkippedFile(string Path, string Reason, KvmHostException? Failure)
+{
+    public override string ToString() => $"{Path}: {Reason}";
+}
+
 /// <summary>
 /// The file-system root every read and write goes through: "/" for the running host, or a mounted
 /// image or scratch tree. Paths inside the root are resolved the way chroot would see them (absolute
@@ -248,14 +254,14 @@ public sealed class HostRoot
     /// file that is not text, too large, or not readable by this user; a directory, device or broken link.
     /// </summary>
     internal IReadOnlyList<(string Path, string Text)> ReadTextFiles(string directoryInRoot, Func<string, bool> include,
-        string pattern = "*", ICollection<string>? skipped = null)
+        string pattern = "*", ICollection<SkippedFile>? skipped = null)
     {
         var files = new List<(string, string)>();
         foreach (var entry in List(directoryInRoot, pattern).Where(e => include(e.Name)))
         {
             if (entry.Kind != FileKind.File)
             {
-                skipped?.Add($"{entry.Path}: not a regular file");
+                skipped?.Add(new SkippedFile(entry.Path, "not a regular file", null));
                 continue;
             }
             try
@@ -264,7 +270,7 @@ public sealed class HostRoot
             }
             catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable or ErrorIds.FileTooLarge)
             {
-                skipped?.Add($"{entry.Path}: {e.Message}");
+                skipped?.Add(new SkippedFile(entry.Path, e.Message, e));
             }
         }
         return files;

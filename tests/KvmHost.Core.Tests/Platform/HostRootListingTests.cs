@@ -61,15 +61,15 @@ public sealed class HostRootListingTests
         using var scratch = new ScratchRoot().Put("/d/ifcfg-eth0", "DEVICE=eth0\n").Put("/d/ifcfg-eth0.bak", "DEVICE=old\n").Dir("/d/ifcfg-dir");
         File.WriteAllBytes(scratch.HostPath("/d/ifcfg-core"), [0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]);
         File.CreateSymbolicLink(scratch.HostPath("/d/ifcfg-gone"), "missing");
-        var skipped = new List<string>();
+        var skipped = new List<SkippedFile>();
 
         var files = scratch.Root.ReadTextFiles("/d", name => !name.EndsWith(".bak", StringComparison.Ordinal), "ifcfg-*", skipped);
 
         Assert.Equal([("/d/ifcfg-eth0", "DEVICE=eth0\n")], files);
-        Assert.Equal(3, skipped.Count);
-        Assert.Contains(skipped, s => s.StartsWith("/d/ifcfg-core:", StringComparison.Ordinal) && s.Contains("not a text file", StringComparison.Ordinal));
-        Assert.Contains(skipped, s => s.StartsWith("/d/ifcfg-dir:", StringComparison.Ordinal));
-        Assert.Contains(skipped, s => s.StartsWith("/d/ifcfg-gone:", StringComparison.Ordinal));
+        Assert.Equal(["/d/ifcfg-core", "/d/ifcfg-dir", "/d/ifcfg-gone"], skipped.Select(s => s.Path));
+        Assert.Equal(ErrorIds.FileNotText, skipped[0].Failure?.ErrorId);
+        Assert.Contains("not a text file", skipped[0].Reason, StringComparison.Ordinal);
+        Assert.All(skipped.Skip(1), s => Assert.Null(s.Failure)); // not regular files: nothing was read
     }
 
     [Fact]
