@@ -9,8 +9,9 @@ namespace KvmHost;
 /// the *Core methods; they never start a process or write a file themselves.
 /// <see cref="KvmHostCmdlet"/> adds -Root (the file-system root a host cmdlet acts on);
 /// <see cref="KvmGuestCmdlet"/> adds -Uri (the libvirt a guest cmdlet acts through).
+/// PowerShell disposes a command that implements IDisposable once its pipeline is done.
 /// </summary>
-public abstract class KvmCmdlet : PSCmdlet
+public abstract class KvmCmdlet : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private CommandRunner? _runner;
@@ -38,7 +39,24 @@ public abstract class KvmCmdlet : PSCmdlet
 
     protected sealed override void EndProcessing() => Guard(EndCore);
 
-    protected override void StopProcessing() => _stopping.Cancel();
+    protected override void StopProcessing()
+    {
+        // Ctrl+C may arrive on another thread just as the pipeline ends and disposes the command.
+        try { _stopping.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Derived cmdlets that hold more (a libvirt connection) override this and call the base.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _stopping.Dispose();
+    }
 
     /// <summary>Reports a failure for one item and goes on with the next.</summary>
     protected void WriteFailure(KvmHostException failure) => WriteError(ErrorRecords.From(failure));

@@ -19,7 +19,7 @@ internal static class GuestParameterSets
 /// -Uri gives exactly as virsh -c does. Connections are opened once per URI per pipeline and closed when
 /// the cmdlet is disposed; guests piped in as objects are acted on through the URI they were read from.
 /// </summary>
-public abstract class KvmGuestCmdlet : KvmCmdlet, IDisposable
+public abstract class KvmGuestCmdlet : KvmCmdlet
 {
     private const int ProgressId = 14;
     private readonly Dictionary<string, LibvirtConnection> _connections = new(StringComparer.Ordinal);
@@ -95,7 +95,7 @@ public abstract class KvmGuestCmdlet : KvmCmdlet, IDisposable
     protected GuestEntry? Find(KvmGuest guest) => FindByUuid(guest.Uuid, guest.Uri, guest.Name);
 
     /// <summary>Reads the guests as objects, in bulk per connection, sorted by name.</summary>
-    protected IReadOnlyList<KvmGuest> Read(IEnumerable<GuestEntry> entries, Func<GuestState, bool>? keep = null) =>
+    protected static IReadOnlyList<KvmGuest> Read(IEnumerable<GuestEntry> entries, Func<GuestState, bool>? keep = null) =>
         entries.GroupBy(e => e.Connection)
             .SelectMany(group => GuestReader.Read(group.ToList(), keep))
             .OrderBy(g => g.Name, StringComparer.OrdinalIgnoreCase).ThenBy(g => g.Uri, StringComparer.Ordinal)
@@ -115,13 +115,16 @@ public abstract class KvmGuestCmdlet : KvmCmdlet, IDisposable
         new(ErrorIds.GuestNotFound, FailureKind.ObjectNotFound, $"There is no guest named '{name}' on {uri}.", name,
             $"Get-KvmGuest -Uri '{uri}' lists the guests there; names are matched ignoring case, wildcards are allowed.");
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        foreach (var catalog in _catalogs.Values.Concat(_stale)) catalog.Dispose();
-        foreach (var connection in _connections.Values) connection.Dispose();
-        _catalogs.Clear();
-        _stale.Clear();
-        _connections.Clear();
-        GC.SuppressFinalize(this);
+        if (disposing)
+        {
+            foreach (var catalog in _catalogs.Values.Concat(_stale)) catalog.Dispose();
+            foreach (var connection in _connections.Values) connection.Dispose();
+            _catalogs.Clear();
+            _stale.Clear();
+            _connections.Clear();
+        }
+        base.Dispose(disposing);
     }
 }

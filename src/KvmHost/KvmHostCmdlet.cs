@@ -5,7 +5,7 @@ namespace KvmHost;
 
 /// <summary>
 /// The host cmdlets' base: everything of <see cref="KvmCmdlet"/> plus the -Root parameter, the file-system
-/// root to act on ("/" is the running host), and the root-bound services (atomic writer, release profile).
+/// root to act on ("/" is the running host), and the root-bound services (atomic writer, release profile, lock).
 /// </summary>
 public abstract class KvmHostCmdlet : KvmCmdlet
 {
@@ -23,6 +23,12 @@ public abstract class KvmHostCmdlet : KvmCmdlet
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
+
+    /// <summary>
+    /// Takes the host lock around a read-modify-write of the host's configuration (<see cref="HostLock.ConfigurationWait"/>
+    /// unless the command says otherwise). Validation and -WhatIf come first: a refused or previewed call takes no lock.
+    /// </summary>
+    protected HostLock LockHost(TimeSpan? wait = null) => HostLock.Acquire(HostRoot, wait ?? HostLock.ConfigurationWait, Cancellation);
 
     private protected override void Prepare() => _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
 }

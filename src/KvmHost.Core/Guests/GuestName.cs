@@ -14,7 +14,7 @@ public static class GuestName
     /// <summary>Leaves room for ".xml" and ".save" under the 255-byte file name limit.</summary>
     public const int MaxBytes = 200;
 
-    private const string Refused = "/\\<>&\"'`";
+    private static readonly System.Buffers.SearchValues<char> Refused = System.Buffers.SearchValues.Create("/\\<>&\"'`");
 
     /// <summary>Throws GuestNameInvalid unless <paramref name="name"/> is a name (or, with wildcards, a pattern) the module accepts.</summary>
     public static void Validate(string? name)
@@ -33,7 +33,7 @@ public static class GuestName
         if (string.IsNullOrWhiteSpace(name)) return "it is empty";
         if (Encoding.UTF8.GetByteCount(name) > MaxBytes) return $"it is longer than {MaxBytes} bytes";
         if (name.Any(char.IsControl)) return "it contains a control character (a newline or tab)";
-        int refused = name.IndexOfAny(Refused.ToCharArray());
+        int refused = name.AsSpan().IndexOfAny(Refused);
         if (refused >= 0) return $"it contains '{name[refused]}'";
         if (name.StartsWith('-')) return "it starts with '-', which programs read as an option";
         if (name == "." || name.Contains("..", StringComparison.Ordinal)) return "it contains '..'";

@@ -21,13 +21,13 @@ internal static class GuestProcesses
         DateTime? boot = BootTime(proc);
         if (boot is null) return found;
         long ticksPerSecond = NativeMethods.ClockTicksPerSecond;
-        IEnumerable<string> entries;
-        try { entries = Directory.EnumerateDirectories(proc); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return found; }
-        foreach (string directory in entries)
+        IReadOnlyList<DirectoryEntry> entries;
+        try { entries = HostRoot.Live.List(proc); }
+        catch (KvmHostException) { return found; }
+        foreach (var entry in entries)
         {
-            string pid = Path.GetFileName(directory);
-            if (pid.Length == 0 || !pid.All(char.IsAsciiDigit)) continue;
+            string directory = entry.Path;
+            if (entry.Kind != FileKind.Directory || !entry.Name.All(char.IsAsciiDigit)) continue;
             Guid? uuid = UuidOf(ReadOrNull(Path.Combine(directory, "cmdline")));
             if (uuid is not { } id || !wanted.Contains(id)) continue;
             if (StartTicks(ReadOrNull(Path.Combine(directory, "stat"))) is { } ticks)

@@ -228,7 +228,7 @@ public sealed unsafe class LibvirtConnection : IDisposable
                     if (record == null || record->Domain == IntPtr.Zero) continue;
                     var values = TypedParameters.Parse(
                         new ReadOnlySpan<byte>((void*)record->Parameters, Math.Max(0, record->ParameterCount) * TypedParameters.EntrySize),
-                        record->ParameterCount, pointer => Marshal.PtrToStringUTF8((IntPtr)pointer));
+                        record->ParameterCount, pointer => Marshal.PtrToStringUTF8(new IntPtr(pointer)));
                     // The record list owns its domain references; they are read here and freed with the list.
                     result[UuidOfPointer(record->Domain)] = DomainStats.From(values);
                 }

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using KvmHost.Core.Platform;
 using Microsoft.Win32.SafeHandles;
 
 namespace KvmHost.Core.Guests;

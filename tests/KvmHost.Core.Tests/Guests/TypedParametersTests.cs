@@ -8,12 +8,14 @@ namespace KvmHost.Core.Tests.Guests;
 /// <summary>virTypedParameter arrays as libvirt lays them out in memory, built byte by byte.</summary>
 public class TypedParametersTests
 {
+    private delegate void ValueWriter(Span<byte> value);
+
     private sealed class ParameterBuffer
     {
         private readonly List<byte[]> _entries = [];
         private readonly Dictionary<long, string> _strings = [];
 
-        public ParameterBuffer Add(string field, int type, Action<Span<byte>> writeValue, int? nameBytes = null)
+        public ParameterBuffer Add(string field, int type, ValueWriter writeValue, int? nameBytes = null)
         {
             var entry = new byte[TypedParameters.EntrySize];
             byte[] name = Encoding.UTF8.GetBytes(field);
