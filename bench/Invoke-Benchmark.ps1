@@ -10,18 +10,19 @@
 .EXAMPLE
     dotnet tool run pwsh -NoProfile -File ./bench/Invoke-Benchmark.ps1 -Suite Converged -ConvergedRounds 7
 .PARAMETER Suite
-    ColdStart and CpuParse run anywhere; Converged, Packages and Fleet need root (systemd boxes, dnf
-    into installroots), Converged also Debian's ansible and strace. A suite that cannot run here says
-    why and is left out of the table.
+    ColdStart and CpuParse run anywhere; Converged, Packages, Fleet and Guests need root (systemd boxes,
+    dnf into installroots, a guest lab with its own libvirtd), Converged also Debian's ansible and strace.
+    A suite that cannot run here says why and is left out of the table.
 #>
 param(
-    [ValidateSet('ColdStart', 'CpuParse', 'Converged', 'Packages', 'Fleet')]
-    [string[]] $Suite = @('ColdStart', 'CpuParse', 'Converged', 'Packages', 'Fleet'),
+    [ValidateSet('ColdStart', 'CpuParse', 'Converged', 'Packages', 'Fleet', 'Guests')]
+    [string[]] $Suite = @('ColdStart', 'CpuParse', 'Converged', 'Packages', 'Fleet', 'Guests'),
     [int] $ColdRuns = 9,
     [int] $WarmIterations = 200,
     [int] $ConvergedRounds = 3,
     [int[]] $MissingPackages = @(1, 3, 6),
-    [int] $FleetRepeat = 3
+    [int] $FleetRepeat = 3,
+    [int] $GuestCount = 200
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -169,10 +170,20 @@ if ('Fleet' -in $Suite) {
     } else { Write-Warning 'Fleet suite skipped: tests/harness/Fleet.psm1 (the SSH remoting fleet harness) is not in this tree' }
 }
 
+if ('Guests' -in $Suite) {
+    # A child pwsh: the suite imports the module (and loads libvirt), which this process must not hold.
+    $guestRows = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command @"
+`$ErrorActionPreference = 'Stop'
+& '$(Join-Path $PSScriptRoot 'Measure-Guests.ps1')' -Module '$module' -Guests $GuestCount | ConvertTo-Json -Compress -AsArray
+"@
+    if ($LASTEXITCODE -ne 0) { Write-Warning "Guests suite failed: $guestRows" }
+    else { foreach ($row in ($guestRows | Select-Object -Last 1 | ConvertFrom-Json)) { $rows.Add($row) } }
+}
+
 $rows | Format-Table -Wrap -AutoSize | Out-Host
 
 $stamp = Get-Date -Format 'yyyy-MM-dd'
-$suiteName = if ($Suite.Count -eq 5) { 'all' } else { $Suite -join '-' }
+$suiteName = if ($Suite.Count -eq 6) { 'all' } else { $Suite -join '-' }
 $report = Join-Path $PSScriptRoot "results/$stamp-$suiteName.md"
 $lines = @("# KvmHost benchmarks, $stamp", '', "Machine: $machine", "pwsh $($PSVersionTable.PSVersion), .NET $([Environment]::Version)", '',
     '| Benchmark | Baseline | KvmHost | Ratio | Target | Met | Note |', '|---|---|---|---|---|---|---|')

@@ -1,0 +1,148 @@
+<#
+.SYNOPSIS
+    The guest cmdlets against virsh on the same libvirtd: Get-KvmGuest over N defined guests, Start-KvmGuest
+    and Stop-KvmGuest -TurnOff against virsh start/destroy, and the memory of a pwsh that listed them.
+    Returns benchmark rows.
+.DESCRIPTION
+    A guest lab (tests/harness/GuestLab.psm1: a throw-away libvirtd in its own namespaces) with N guests
+    defined, each with a 16 MiB qcow2 volume of the default pool, as an admin's guests have disks; they
+    need not run. Get-KvmGuest runs warm, in this process (the module imported and called a few times
+    first), against one `virsh list --all` process and against `virsh dominfo` for every guest (what a
+    script scraping virsh does to get each guest's memory and CPUs). Samples of the two sides alternate so
+    load drift hits both alike; the figures are medians. Needs root, libvirtd and QEMU (the lab's reasons
+    otherwise).
+#>
+param(
+    [Parameter(Mandatory)] [string] $Module,
+    [int] $Guests = 200,
+    [int] $Rounds = 11,
+    [int] $DominfoRounds = 2,
+    [int] $LifecycleRounds = 7
+)
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version Latest
+$repo = Split-Path $PSScriptRoot -Parent
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
+Import-Module (Join-Path $repo 'tests/harness/Harness.psm1'), (Join-Path $repo 'tests/harness/GuestLab.psm1') -Force
+
+$reason = Test-GuestLabSupported
+if ($reason) { Write-Warning "Guests suite skipped: $reason"; return }
+Import-Module $Module -Force
+
+function Measure-Milliseconds([scriptblock] $Action) {
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    & $Action
+    $clock.Elapsed.TotalMilliseconds
+}
+
+function Invoke-Virsh([string[]] $Arguments) {
+    $output = & virsh -c $lab.Uri @Arguments 2>&1
+    if ($LASTEXITCODE -ne 0) { throw "virsh $Arguments failed: $output" }
+}
+
+$lab = Start-GuestLab
+try {
+    # One virsh process defines them all (a fixture step, not measured).
+    $definitions = Join-Path $lab.Directory 'bench-guests'
+    $null = New-Item -ItemType Directory -Path $definitions
+    $commands = [Text.StringBuilder]::new()
+    foreach ($i in 1..$Guests) {
+        $name = 'bench{0:d3}' -f $i
+        [IO.File]::WriteAllText("$definitions/$name.xml", (New-LabGuestXml -Lab $lab -Name $name -Volume "$name.qcow2"))
+        $null = $commands.Append("vol-create-as default $name.qcow2 16M --format qcow2; define $definitions/$name.xml; ")
+    }
+    $null = Invoke-HarnessProcess virsh @('-q', '-c', $lab.Uri, $commands.ToString()) -TimeoutSec 900
+    $null = New-LabGuest -Lab $lab -Name bench-life -DiskSizeMiB 0
+
+    $listed = @(Get-KvmGuest -Uri $lab.Uri 'bench[0-9]*')
+    if ($listed.Count -ne $Guests -or @($listed | Where-Object { $null -eq $_.Disks[0].CapacityBytes }).Count) {
+        throw "Get-KvmGuest read $($listed.Count) of $Guests guests, or some without their disk sizes"
+    }
+    foreach ($i in 1..3) { $null = Get-KvmGuest -Uri $lab.Uri; Invoke-Virsh list, --all | Out-Null }
+
+    $kvm = [Collections.Generic.List[double]]::new()
+    $list = [Collections.Generic.List[double]]::new()
+    foreach ($round in 1..$Rounds) {
+        $kvm.Add((Measure-Milliseconds { $null = Get-KvmGuest -Uri $lab.Uri }))
+        $list.Add((Measure-Milliseconds { $null = & virsh -c $lab.Uri list --all }))
+    }
+    $kvmMs = Get-Median $kvm
+    $listMs = Get-Median $list
+
+    $dominfo = [Collections.Generic.List[double]]::new()
+    $kvmAgain = [Collections.Generic.List[double]]::new()
+    foreach ($round in 1..$DominfoRounds) {
+        $dominfo.Add((Measure-Milliseconds { foreach ($guest in $listed) { $null = & virsh -c $lab.Uri dominfo $guest.Name } }))
+        $kvmAgain.Add((Measure-Milliseconds { $null = Get-KvmGuest -Uri $lab.Uri }))
+    }
+    $dominfoMs = Get-Median $dominfo
+    $kvmAgainMs = Get-Median $kvmAgain
+
+    # The same guest started and powered off by each side in turn; each start launches a new QEMU.
+    $kvmStart = [Collections.Generic.List[double]]::new(); $kvmStop = [Collections.Generic.List[double]]::new()
+    $virshStart = [Collections.Generic.List[double]]::new(); $virshStop = [Collections.Generic.List[double]]::new()
+    $kvmFirst = $true
+    foreach ($round in 1..$LifecycleRounds) {
+        $ours = {
+            $kvmStart.Add((Measure-Milliseconds { Start-KvmGuest -Uri $lab.Uri bench-life }))
+            $kvmStop.Add((Measure-Milliseconds { Stop-KvmGuest -Uri $lab.Uri bench-life -TurnOff }))
+        }
+        $theirs = {
+            $virshStart.Add((Measure-Milliseconds { Invoke-Virsh start, bench-life | Out-Null }))
+            $virshStop.Add((Measure-Milliseconds { Invoke-Virsh destroy, bench-life | Out-Null }))
+        }
+        if ($kvmFirst) { & $ours; & $theirs } else { & $theirs; & $ours }
+        $kvmFirst = -not $kvmFirst
+    }
+
+    # Memory: a new pwsh that imports the module, against one that also lists the guests three times.
+    $pwsh = Get-HarnessPwshCommand
+    $rss = 'foreach ($i in 1..3) { [GC]::Collect(); [GC]::WaitForPendingFinalizers() }; ((Get-Content /proc/self/status | Select-String ''^VmRSS:'').Line -replace ''\D'') / 1KB'
+    $memory = foreach ($listing in $false, $true) {
+        $work = if ($listing) { "`$guests = foreach (`$i in 1..3) { Get-KvmGuest -Uri '$($lab.Uri)' }; `$guests = `$null; " } else { '' }
+        $answer = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command "Import-Module '$Module'; $work$rss"
+        if ($LASTEXITCODE -ne 0) { throw "memory probe failed: $answer" }
+        [double] ($answer | Select-Object -Last 1)
+    }
+
+    $startDelta = (Get-Median $kvmStart) - (Get-Median $virshStart)
+    $stopDelta = (Get-Median $kvmStop) - (Get-Median $virshStop)
+    [pscustomobject]@{
+        Benchmark = "Warm: Get-KvmGuest over $Guests defined guests (each with a volume) vs one 'virsh list --all' process"
+        Baseline = '{0:N1} ms' -f $listMs; KvmHost = '{0:N1} ms' -f $kvmMs
+        Ratio = '{0:N3}' -f ($kvmMs / $listMs); Target = '< 1 (faster)'; TargetRatio = 1; Label = "Get-KvmGuest, $Guests guests, vs virsh list --all"
+        Met = $kvmMs -lt $listMs
+        Note = "median of $Rounds alternating samples; Get-KvmGuest also reads every guest's XML, disk sizes and autostart, which virsh list does not"
+    }
+    [pscustomobject]@{
+        Benchmark = "Warm: Get-KvmGuest over $Guests guests vs 'virsh dominfo' for each guest"
+        Baseline = '{0:N0} ms' -f $dominfoMs; KvmHost = '{0:N1} ms' -f $kvmAgainMs
+        Ratio = '{0:N4}' -f ($kvmAgainMs / $dominfoMs); Target = '>= 20x faster'; TargetRatio = 0.05; Label = "Get-KvmGuest vs virsh dominfo x $Guests"
+        Met = ($kvmAgainMs / $dominfoMs) -le 0.05
+        Note = "{0:N0}x faster; median of $DominfoRounds rounds of $Guests virsh processes each" -f ($dominfoMs / $kvmAgainMs)
+    }
+    [pscustomobject]@{
+        Benchmark = 'Start-KvmGuest vs virsh start on the same guest (TCG, no disk)'
+        Baseline = '{0:N0} ms' -f (Get-Median $virshStart); KvmHost = '{0:N0} ms' -f (Get-Median $kvmStart)
+        Ratio = '{0:N3}' -f ((Get-Median $kvmStart) / (Get-Median $virshStart)); Target = 'within 50 ms of virsh'; TargetRatio = $null; Label = 'Start-KvmGuest vs virsh start'
+        Met = $startDelta -le 50
+        Note = "{0:+0;-0} ms; medians of $LifecycleRounds alternating rounds; Start-KvmGuest also confirms the guest runs" -f $startDelta
+    }
+    [pscustomobject]@{
+        Benchmark = 'Stop-KvmGuest -TurnOff vs virsh destroy on the same guest'
+        Baseline = '{0:N0} ms' -f (Get-Median $virshStop); KvmHost = '{0:N0} ms' -f (Get-Median $kvmStop)
+        Ratio = '{0:N3}' -f ((Get-Median $kvmStop) / (Get-Median $virshStop)); Target = 'within 50 ms of virsh'; TargetRatio = $null; Label = 'Stop-KvmGuest -TurnOff vs virsh destroy'
+        Met = $stopDelta -le 50
+        Note = "{0:+0;-0} ms; medians of $LifecycleRounds alternating rounds" -f $stopDelta
+    }
+    [pscustomobject]@{
+        Benchmark = "Memory (RSS after a full GC) of a new pwsh that imported KvmHost vs one that also listed the $Guests guests three times"
+        Baseline = '{0:N1} MiB' -f $memory[0]; KvmHost = '{0:N1} MiB' -f $memory[1]
+        Ratio = '{0:N3}' -f ($memory[1] / $memory[0]); Target = '(reported)'; TargetRatio = $null; Label = 'pwsh memory after listing guests'
+        Met = $null
+        Note = '+{0:N1} MiB: the libvirt library, its connection and the JIT of the guest code' -f ($memory[1] - $memory[0])
+    }
+}
+finally {
+    Stop-GuestLab $lab
+}
