@@ -198,6 +198,38 @@ Describe "Get-KvmGuest against a real libvirtd and QEMU guests$(if ($noLab) { " 
         $result.StdOut.Trim() | Should -Be 'db1=qemu:///system,web1=qemu:///system'
     }
 
+    It 'gives Test-KvmHost a Guests area: autostart guests that are down, disk images libvirt cannot read' {
+        $saved = $env:LIBVIRT_DEFAULT_URI
+        $xml = Join-Path $lab.Directory 'lost1.xml'
+        (New-LabGuestXml -Lab $lab -Name lost1) -replace '<devices>', "<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/var/lib/libvirt/images/moved-away.qcow2'/><target dev='vda' bus='virtio'/></disk>" |
+            Set-Content -LiteralPath $xml
+        $null = Invoke-GuestLabVirsh $lab 'define', $xml
+        $null = Invoke-GuestLabVirsh $lab 'autostart', 'db1'
+        try {
+            $env:LIBVIRT_DEFAULT_URI = $lab.Uri
+            $checks = (Test-KvmHost -BridgeName '' -TimeoutSec 2).Checks | Where-Object Area -eq 'Guests'
+            $autostart = $checks | Where-Object Name -eq 'autostart guests running'
+            $autostart.Result | Should -Be 'Warn'
+            $autostart.Detail | Should -Match '1 of 1 .*: db1$'
+            $autostart.Hint | Should -Match '^Start-KvmGuest db1'
+            $disks = $checks | Where-Object Name -eq 'guest disks readable'
+            $disks.Result | Should -Be 'Fail'
+            $disks.Detail | Should -Match 'lost1 vda \(/var/lib/libvirt/images/moved-away\.qcow2\)'
+            $disks.Detail | Should -Not -Match 'web1|db1' -Because 'their images are there'
+            $offline = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' }
+            try {
+                $note = (Test-KvmHost -Root $offline -BridgeName '').Checks | Where-Object Area -eq 'Guests'
+                ($note.Result, $note.Detail) | Should -Be @('Note', 'not checked: -Root is not the running system, and guests live in a running libvirt')
+            }
+            finally { Remove-ScratchRoot $offline }
+        }
+        finally {
+            $env:LIBVIRT_DEFAULT_URI = $saved
+            $null = Invoke-GuestLabVirsh $lab 'autostart', '--disable', 'db1'
+            $null = Invoke-GuestLabVirsh $lab 'undefine', 'lost1'
+        }
+    }
+
     It 'names a daemon that is not there LibvirtNotReachable, with Enable-Libvirtd as the way out' {
         $uri = "qemu+unix:///system?socket=$($lab.Directory)/run/libvirt/no-such-sock"
         $failure = { Get-KvmGuest -Uri $uri -ErrorAction Stop } | Should -Throw -ErrorId 'LibvirtNotReachable,KvmHost.Commands.GetKvmGuestCommand' -PassThru
