@@ -9,24 +9,15 @@ namespace KvmHost.Commands;
 [OutputType(typeof(KvmGuest))]
 public sealed class RestartKvmGuestCommand : GuestTargetCmdlet
 {
-    private readonly List<GuestEntry> _guests = [];
-    private readonly HashSet<GuestEntry> _changed = [];
-
     /// <summary>Reset at once (the reset button) instead of asking the guest to reboot.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
-    protected override void ProcessCore() => ForEachGuest(ResolveTargets(), guest =>
-    {
-        if (_guests.Contains(guest)) return;
-        var step = GuestPlanner.Restart(guest.Name, GuestLifecycle.StateOf(guest).State, Force ? GuestRestartMode.Reset : GuestRestartMode.Graceful);
-        _guests.Add(guest);
-        if (!ShouldProcess(Describe(guest), step.Description)) return;
-        GuestLifecycle.Apply(guest, step.Action);
-        _changed.Add(guest);
-        if (step.Action == GuestAction.Reboot)
-            WriteVerbose($"'{guest.Name}' was asked to reboot; a guest that ignores ACPI keeps running as it is (Restart-KvmGuest -Force resets it).");
-    });
-
-    protected override void EndCore() => EmitPassThru(_guests, _changed);
+    protected override void ProcessCore() => PlanAndApply(
+        guest => GuestPlanner.Restart(guest.Name, GuestLifecycle.StateOf(guest).State, Force ? GuestRestartMode.Reset : GuestRestartMode.Graceful),
+        applied: (guest, step) =>
+        {
+            if (step.Action == GuestAction.Reboot)
+                WriteVerbose($"'{guest.Name}' was asked to reboot; a guest that ignores ACPI keeps running as it is (Restart-KvmGuest -Force resets it).");
+        });
 }

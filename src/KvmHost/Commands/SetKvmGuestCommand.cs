@@ -9,32 +9,12 @@ namespace KvmHost.Commands;
 [OutputType(typeof(KvmGuest))]
 public sealed class SetKvmGuestCommand : GuestTargetCmdlet
 {
-    private readonly List<GuestEntry> _guests = [];
-    private readonly HashSet<GuestEntry> _changed = [];
-
     /// <summary>-Autostart turns starting with the host on, -Autostart:$false off; leave it out to keep it as it is.</summary>
     [Parameter]
     public SwitchParameter Autostart { get; set; }
 
-    protected override void ProcessCore() => ForEachGuest(ResolveTargets(), guest =>
-    {
-        if (_guests.Contains(guest)) return;
-        _guests.Add(guest);
-        if (!MyInvocation.BoundParameters.ContainsKey(nameof(Autostart)))
-        {
-            WriteVerbose($"No setting was given for '{guest.Name}'; nothing to do.");
-            return;
-        }
-        var step = GuestPlanner.Autostart(guest.Name, GuestLifecycle.AutostartOf(guest), Autostart.IsPresent);
-        if (!step.Changes)
-        {
-            WriteVerbose(step.Description + " Nothing to do.");
-            return;
-        }
-        if (!ShouldProcess(Describe(guest), step.Description)) return;
-        GuestLifecycle.Apply(guest, step.Action);
-        _changed.Add(guest);
-    });
-
-    protected override void EndCore() => EmitPassThru(_guests, _changed);
+    protected override void ProcessCore() => PlanAndApply(guest =>
+        MyInvocation.BoundParameters.ContainsKey(nameof(Autostart))
+            ? GuestPlanner.Autostart(guest.Name, GuestLifecycle.AutostartOf(guest), Autostart.IsPresent)
+            : new GuestStep(GuestAction.None, $"No setting was given for '{guest.Name}'."));
 }

@@ -15,25 +15,13 @@ public sealed class StartKvmGuestCommand : GuestTargetCmdlet
     /// <summary>How long a started guest may take to report Running (QEMU runs its CPUs as soon as it is up).</summary>
     private static readonly TimeSpan RunningWithin = TimeSpan.FromSeconds(60);
 
-    private readonly List<GuestEntry> _guests = [];
-    private readonly HashSet<GuestEntry> _changed = [];
     private readonly List<GuestEntry> _started = [];
 
-    protected override void ProcessCore() => ForEachGuest(ResolveTargets(), guest =>
-    {
-        if (_guests.Contains(guest)) return;
-        _guests.Add(guest);
-        var step = GuestPlanner.Start(guest.Name, GuestLifecycle.StateOf(guest).State);
-        if (!step.Changes)
+    protected override void ProcessCore() => PlanAndApply(guest => GuestPlanner.Start(guest.Name, GuestLifecycle.StateOf(guest).State),
+        applied: (guest, step) =>
         {
-            WriteVerbose(step.Description + " Nothing to do.");
-            return;
-        }
-        if (!ShouldProcess(Describe(guest), step.Description)) return;
-        GuestLifecycle.Apply(guest, step.Action);
-        _changed.Add(guest);
-        if (step.Action == GuestAction.Start) _started.Add(guest);
-    });
+            if (step.Action == GuestAction.Start) _started.Add(guest);
+        });
 
     protected override void EndCore()
     {
@@ -46,6 +34,6 @@ public sealed class StartKvmGuestCommand : GuestTargetCmdlet
                     $"Guest '{outcome.Guest.Name}' was started but is {outcome.LastState} after {RunningWithin.TotalSeconds:0} s.", outcome.Guest.Name,
                     "Read the guest's log (/var/log/libvirt/qemu/NAME.log on its host) and its serial console."));
         }
-        EmitPassThru(_guests, _changed);
+        base.EndCore();
     }
 }

@@ -16,8 +16,6 @@ namespace KvmHost.Commands;
 public sealed class StopKvmGuestCommand : GuestTargetCmdlet
 {
     private const string Activity = "Stop-KvmGuest";
-    private readonly List<GuestEntry> _guests = [];
-    private readonly HashSet<GuestEntry> _changed = [];
     private readonly List<GuestEntry> _shuttingDown = [];
 
     /// <summary>Graceful first; power off whatever still runs when -TimeoutSec is over.</summary>
@@ -48,22 +46,12 @@ public sealed class StopKvmGuestCommand : GuestTargetCmdlet
                 "-Force: graceful, then power off at the timeout. -TurnOff: power off now. -Save: save memory and stop.");
     }
 
-    protected override void ProcessCore() => ForEachGuest(ResolveTargets(), guest =>
-    {
-        if (_guests.Contains(guest)) return;
-        _guests.Add(guest);
-        var step = GuestPlanner.Stop(guest.Name, GuestLifecycle.StateOf(guest).State, Mode);
-        if (!step.Changes)
+    protected override void ProcessCore() => PlanAndApply(guest => GuestPlanner.Stop(guest.Name, GuestLifecycle.StateOf(guest).State, Mode),
+        action: step => step.Action == GuestAction.Shutdown ? $"{step.Description} (up to {TimeoutSec} s)" : step.Description,
+        applied: (guest, step) =>
         {
-            WriteVerbose(step.Description + " Nothing to do.");
-            return;
-        }
-        string action = step.Action == GuestAction.Shutdown ? $"{step.Description} (up to {TimeoutSec} s)" : step.Description;
-        if (!ShouldProcess(Describe(guest), action)) return;
-        GuestLifecycle.Apply(guest, step.Action);
-        _changed.Add(guest);
-        if (step.Action == GuestAction.Shutdown) _shuttingDown.Add(guest);
-    });
+            if (step.Action == GuestAction.Shutdown) _shuttingDown.Add(guest);
+        });
 
     protected override void EndCore()
     {
@@ -86,6 +74,6 @@ public sealed class StopKvmGuestCommand : GuestTargetCmdlet
                 GuestLifecycle.Apply(guest, GuestAction.TurnOff);
             });
         }
-        EmitPassThru(_guests, _changed);
+        base.EndCore();
     }
 }

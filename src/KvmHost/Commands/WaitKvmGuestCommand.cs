@@ -10,7 +10,6 @@ namespace KvmHost.Commands;
 public sealed class WaitKvmGuestCommand : GuestTargetCmdlet
 {
     private const string Activity = "Wait-KvmGuest";
-    private readonly List<GuestEntry> _guests = [];
 
     [Parameter]
     public GuestWaitCondition For { get; set; } = GuestWaitCondition.Running;
@@ -22,13 +21,13 @@ public sealed class WaitKvmGuestCommand : GuestTargetCmdlet
     protected override void ProcessCore()
     {
         foreach (var guest in ResolveTargets())
-            if (!_guests.Contains(guest)) _guests.Add(guest);
+            if (FirstTime(guest)) Targets.Add(guest);
     }
 
     protected override void EndCore()
     {
-        if (_guests.Count == 0) return;
-        var outcomes = GuestWaiter.Wait(_guests, For, TimeSpan.FromSeconds(TimeoutSec), $"{Activity} -For {For}", ShowProgress, Cancellation);
+        if (Targets.Count == 0) return;
+        var outcomes = GuestWaiter.Wait(Targets, For, TimeSpan.FromSeconds(TimeoutSec), $"{Activity} -For {For}", ShowProgress, Cancellation);
         EndProgress($"{Activity} -For {For}");
         foreach (var outcome in outcomes.Where(o => !o.Reached))
             WriteFailure(outcome.Failure ?? new KvmHostException(ErrorIds.GuestWaitTimedOut, FailureKind.OperationTimeout,
