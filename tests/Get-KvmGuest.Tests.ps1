@@ -84,8 +84,31 @@ Describe "Get-KvmGuest through libvirt's test driver$(if ($noLibvirt) { " (skipp
         $failure.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
 
+    It 'refuses a broken wildcard pattern with GuestNameInvalid' {
+        { Get-KvmGuest -Uri $world 'test[' -ErrorAction Stop } | Should -Throw -ErrorId 'GuestNameInvalid,KvmHost.Commands.GetKvmGuestCommand'
+    }
+
+    It 'completes guest names from the libvirt on the command line' {
+        $line = 'Get-KvmGuest -Uri test:///default -Name te'
+        $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        @($completion.CompletionMatches.CompletionText) | Should -Be @('test')
+    }
+
     It 'refuses a URI that is not one with LibvirtUriInvalid' {
         { Get-KvmGuest -Uri "qemu:///system`nx" -ErrorAction Stop } | Should -Throw -ErrorId 'LibvirtUriInvalid,KvmHost.Commands.GetKvmGuestCommand'
+    }
+
+    It 'lets libvirt print nothing of its own: the failure is only the ErrorRecord' {
+        # libvirt's default error handler writes "libvirt: ... error : ..." to stderr; the module silences it.
+        $pwsh = Get-HarnessPwshCommand
+        $script = "Import-Module '$(Get-KvmHostModulePath)'; try { Get-KvmGuest -Uri 'qemu+unix:///system?socket=/nonexistent/kvmhost/sock' } catch { `$_.FullyQualifiedErrorId }; 'done'"
+        $stderr = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-stderr-$([guid]::NewGuid().ToString('N')).txt"
+        try {
+            $stdout = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script 2>$stderr
+            $stdout | Should -Be @('LibvirtNotReachable,KvmHost.Commands.GetKvmGuestCommand', 'done')
+            Get-Content -Raw -LiteralPath $stderr | Should -BeNullOrEmpty
+        }
+        finally { Remove-Item -LiteralPath $stderr -ErrorAction Ignore }
     }
 
     It 'uses $env:LIBVIRT_DEFAULT_URI when -Uri is not given, and -Uri over it' {

@@ -27,14 +27,15 @@ BeforeAll {
     function Get-DomainState([string] $Name) { (Invoke-GuestLabVirsh $lab 'domstate', $Name).StdOut.Trim() }
 
     function Set-GuestRunning([string] $Name) {
-        switch (Get-DomainState $Name) {
-            'running' { return }
-            'paused' { $null = Invoke-GuestLabVirsh $lab 'resume', $Name; return }
-        }
         $boots = Get-ConsoleCount $Name $ready
-        $null = Invoke-GuestLabVirsh $lab 'start', $Name
-        # Only once the guest is up does acpid (started before the marker) handle the power button.
-        $null = Wait-LabGuestConsole -Lab $lab -Name $Name -Pattern $ready -Occurrence ($boots + 1)
+        switch (Get-DomainState $Name) {
+            'paused' { $null = Invoke-GuestLabVirsh $lab 'resume', $Name }
+            'shut off' { $null = Invoke-GuestLabVirsh $lab 'start', $Name; $boots++ }
+        }
+        # A guest another test started may still be booting too: wait until every boot its kernel began
+        # ("Run /init") has reached the marker, for only then do acpid and the console's shell listen.
+        $begun = Get-ConsoleCount $Name '\] Run /init as init process'
+        $null = Wait-LabGuestConsole -Lab $lab -Name $Name -Pattern $ready -Occurrence ([Math]::Max([Math]::Max($boots, $begun), 1))
     }
 
     function Set-GuestOff([string] $Name) {

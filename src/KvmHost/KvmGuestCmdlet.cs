@@ -81,7 +81,17 @@ public abstract class KvmGuestCmdlet : KvmCmdlet
             return catalog.Guests.Where(g => string.Equals(g.Name, name, StringComparison.OrdinalIgnoreCase)).ToList();
         }
         var pattern = new WildcardPattern(name, WildcardOptions.IgnoreCase);
-        return catalog.Guests.Where(g => pattern.IsMatch(g.Name)).ToList();
+        try
+        {
+            _ = pattern.IsMatch(string.Empty); // the pattern is parsed on first use: a broken one fails here, even with no guests
+            return catalog.Guests.Where(g => pattern.IsMatch(g.Name)).ToList();
+        }
+        catch (WildcardPatternException e)
+        {
+            throw new KvmHostException(ErrorIds.GuestNameInvalid, FailureKind.InvalidArgument,
+                $"'{name}' is not a usable wildcard pattern: {e.Message}", name,
+                "Close each '[' with ']', or escape a literal bracket with a backtick (`[).", e);
+        }
     }
 
     protected GuestEntry? FindByUuid(Guid uuid, string uri, string shownName)

@@ -41,7 +41,7 @@ internal static class LibvirtErrors
     private const int Eacces = 13;
 
     private const string ReachHint =
-        "Check the URI (-Uri, else $env:LIBVIRT_DEFAULT_URI, else qemu:///system). On the host itself, Enable-Libvirtd installs nothing but starts and enables the daemon; Get-Libvirtd shows why it does not answer.";
+        "Check the URI (-Uri, else $env:LIBVIRT_DEFAULT_URI, else qemu:///system). On the host itself, Enable-Libvirtd enables and starts the daemon, and Get-Libvirtd shows why it does not answer.";
 
     private const string AccessHint =
         "Run as root, or as a member of the group that owns libvirt's socket (libvirt on RHEL and Debian) where polkit allows it; for a remote URI, check the remote user.";
