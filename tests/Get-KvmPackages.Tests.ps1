@@ -47,7 +47,7 @@ Describe 'Get-KvmPackages' -Tag Packages {
             $packages.Status | Should -Be 'Missing', 'Missing', 'AlreadyInstalled', 'AlreadyInstalled', 'Missing', 'AlreadyInstalled', 'Missing'
             ($packages | Where-Object Name -eq 'libvirt').Version | Should -Be '10.10.0-7.el9'
             ($packages | Where-Object Name -eq 'qemu-kvm').Version | Should -BeNullOrEmpty
-            $packages.Changed | Should -Not -Contain $true
+            $packages[0].PSObject.Properties.Name | Should -Not -Contain 'Changed' -Because 'a read describes state only'
 
             $started = Get-StartedCommand $records
             @($started | Where-Object { $_ -match '^Running: rpm .* -q ' }).Count | Should -Be 1
@@ -82,6 +82,32 @@ Describe 'Get-KvmPackages' -Tag Packages {
             ($packages | Where-Object Name -eq 'libvirt-clients').PackageManager | Should -Be 'apt-get'
             @($packages | Where-Object Status -eq 'AlreadyInstalled').Count | Should -Be 1
         } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'shows the state only, with Debian''s longest names and versions uncut on one 120-column line' {
+        $packages = @(
+            [KvmHost.Core.Packages.KvmPackage]@{ Name = 'libvirt-daemon-system'; Version = '9.0.0-4+deb12u2'; Status = 'AlreadyInstalled'; PackageManager = 'apt-get' }
+            [KvmHost.Core.Packages.KvmPackage]@{ Name = 'qemu-system-x86'; Version = '1:7.2+dfsg-7+deb12u18+b3'; Status = 'AlreadyInstalled'; PackageManager = 'apt-get' }
+            [KvmHost.Core.Packages.KvmPackage]@{ Name = 'libguestfs-tools'; Status = 'Missing'; PackageManager = 'apt-get' }
+        )
+        $lines = @(($packages | Out-String -Width 120) -split "`n" | ForEach-Object TrimEnd | Where-Object { $_ })
+        $lines[0] | Should -Match '^Name\s+Version\s+Status\s+PackageManager$'
+        $lines.Count | Should -Be 5 -Because 'nothing wraps'
+        $lines[2] | Should -Match '^libvirt-daemon-system\s+9\.0\.0-4\+deb12u2\s+AlreadyInstalled\s+apt-get$'
+        $lines[3] | Should -Match '^qemu-system-x86\s+1:7\.2\+dfsg-7\+deb12u18\+b3\s+AlreadyInstalled\s+apt-get$'
+    }
+
+    It 'on this machine, when it is Debian, reads the live package database and shows it uncut' {
+        if (-not (Get-Command dpkg-query -CommandType Application -ErrorAction Ignore)) {
+            Set-ItResult -Skipped -Because 'this machine has no dpkg-query: not a Debian/Ubuntu host'
+            return
+        }
+        $packages = @(Get-KvmPackages)
+        $packages[0].PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Packages.KvmPackage'
+        $text = $packages | Out-String -Width 120
+        foreach ($package in $packages) {
+            $text | Should -Match "(?m)^$([regex]::Escape($package.Name))\s+$([regex]::Escape("$($package.Version)"))\s*$($package.Status)\s+apt-get$"
+        }
     }
 
     It 'refuses a name that could be read as an option' {

@@ -2,8 +2,9 @@
     The documented setup as one pipeline, end to end, in one throw-away systemd box dressed as RHEL 9:
     Test-KvmCpuSupport | Install-KvmPackages | Enable-Libvirtd against the real dnf/rpm (stub repository
     with RHEL's package names) and systemd (libvirt's modular units, Debian's libvirtd behind them), then
-    Set-IpForwarding and Test-KvmHost on the box's own kernel view. This machine's CPU has no vmx, so
-    the pipeline must stop unless -Force. Plus: every output type survives remoting serialization.
+    Set-IpForwarding and Test-KvmHost on the box's own kernel view. A box has no /dev/kvm (whether this
+    machine has one or not), so the pipeline must stop unless -Force. Plus: every output type survives
+    remoting serialization.
 #>
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -68,10 +69,11 @@ Describe 'Remoting serialization of every output type' -Tag 'Pipeline' {
         } -Directories 'etc/systemd/system', 'etc/sysctl.d'
         $objects = @{
             Cpu        = Test-KvmCpuSupport -Root $root
-            Package    = [KvmHost.Core.Packages.KvmPackage]@{ Name = 'libvirt'; Version = '10.10.0-7.el9'; Status = 'Installed'; Changed = $true; PackageManager = 'dnf' }
+            Package    = [KvmHost.Core.Packages.KvmPackageResult]@{ Name = 'libvirt'; Version = '10.10.0-7.el9'; Status = 'Installed'; Changed = $true; PackageManager = 'dnf' }
             Libvirt    = Get-Libvirtd -Root $root
             Forwarding = @(Set-IpForwarding -Root $root -WhatIf)[0]
             Report     = Test-KvmHost -Root $root -BridgeName ''
+            LiveReport = Test-KvmHost -BridgeName ''
         }
         $copies = @{}
         foreach ($entry in $objects.GetEnumerator()) { $copies[$entry.Key] = ConvertTo-RemotingCopy $entry.Value }
@@ -79,7 +81,7 @@ Describe 'Remoting serialization of every output type' -Tag 'Pipeline' {
     AfterAll { Remove-ScratchRoot $root }
 
     It 'keeps the type name of <Key> as Deserialized.<type>' -ForEach @(
-        @{ Key = 'Cpu' }, @{ Key = 'Package' }, @{ Key = 'Libvirt' }, @{ Key = 'Forwarding' }, @{ Key = 'Report' }
+        @{ Key = 'Cpu' }, @{ Key = 'Package' }, @{ Key = 'Libvirt' }, @{ Key = 'Forwarding' }, @{ Key = 'Report' }, @{ Key = 'LiveReport' }
     ) {
         $copies[$Key].PSObject.TypeNames[0] | Should -Be "Deserialized.$($objects[$Key].GetType().FullName)"
     }
@@ -115,17 +117,21 @@ Describe 'Remoting serialization of every output type' -Tag 'Pipeline' {
         $copies.Report.Checks[0].Result | Should -Be "$($objects.Report.Checks[0].Result)"
         @($copies.Report.Checks.Hint) | Should -Be @($objects.Report.Checks.Hint)
         @($copies.Report.FailedChecks) | Should -Be @($objects.Report.FailedChecks)
-        $copies.Report.Cpu.Checks[0].Name | Should -Be $objects.Report.Cpu.Checks[0].Name
+        $copies.Report.NotApplicable | Should -Be $objects.Report.NotApplicable
         $copies.Report.Libvirt.Units[0].Name | Should -Be 'libvirtd.service'
-        $copies.Report.Cpu.Status | Should -Be "$($objects.Report.Cpu.Status)"
         $copies.Report.Packages[0].Status | Should -Be "$($objects.Report.Packages[0].Status)"
+        $objects.LiveReport.Cpu | Should -Not -BeNullOrEmpty -Because 'the running system has a CPU to report'
+        $copies.LiveReport.Cpu.Checks[0].Name | Should -Be $objects.LiveReport.Cpu.Checks[0].Name
+        $copies.LiveReport.Cpu.Status | Should -Be "$($objects.LiveReport.Cpu.Status)"
+        $copies.LiveReport.Cpu.Acceleration | Should -Be "$($objects.LiveReport.Cpu.Acceleration)"
         $copies.Report.Forwarding[0].AddressFamily | Should -Be 'IPv4'
         $copies.Report.Libvirt.Mode | Should -Be 'Monolithic'
     }
 
     It 'has a default view for <TypeName> and its deserialized form' -ForEach @(
-        'KvmHost.Core.Cpu.KvmCpuSupport', 'KvmHost.Core.Packages.KvmPackage', 'KvmHost.Core.Services.LibvirtdState',
-        'KvmHost.Core.Sysctl.IpForwardingState', 'KvmHost.Core.Host.KvmHostReport', 'KvmHost.Core.HostCheck'
+        'KvmHost.Core.Cpu.KvmCpuSupport', 'KvmHost.Core.Packages.KvmPackage', 'KvmHost.Core.Packages.KvmPackageResult',
+        'KvmHost.Core.Services.LibvirtdState', 'KvmHost.Core.Services.LibvirtdResult', 'KvmHost.Core.Sysctl.IpForwardingState',
+        'KvmHost.Core.Sysctl.IpForwardingResult', 'KvmHost.Core.Host.KvmHostReport', 'KvmHost.Core.HostCheck'
     ).ForEach({ @{ TypeName = $_ } }) {
         Get-FormatData -TypeName $TypeName | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName "Deserialized.$TypeName" | Should -Not -BeNullOrEmpty
@@ -200,14 +206,14 @@ Describe 'Test-KvmCpuSupport | Install-KvmPackages | Enable-Libvirtd, Set-IpForw
         if (Test-Path $stubs) { Remove-Item $stubs -Recurse -Force }
     }
 
-    It 'stops at Install-KvmPackages with CpuNotSupported on a CPU without vmx: nothing installed, systemd untouched' {
+    It 'stops at Install-KvmPackages with CpuNotSupported in a box without /dev/kvm: nothing installed, systemd untouched' {
         $run = Invoke-PipelineInBox -Name $boxName -Script @'
 $cpu = Test-KvmCpuSupport
 $errorId = $null
 try { $null = $cpu | Install-KvmPackages | Enable-Libvirtd } catch { $errorId = $_.FullyQualifiedErrorId }
 [pscustomobject]@{ Supported = $cpu.Supported; ErrorId = $errorId } | ConvertTo-Json
 '@
-        $run.Supported | Should -BeFalse -Because 'this machine has no vmx; the test depends on it'
+        $run.Supported | Should -BeFalse -Because 'a box has no /dev/kvm, whatever this machine has'
         $run.ErrorId | Should -Be 'CpuNotSupported,KvmHost.Commands.InstallKvmPackagesCommand'
         (Invoke-TestBox -Name $boxName -Command rpm, -qa -AllowFailure).Output | Should -Not -Match 'qemu-kvm|libvirt'
         Get-BoxUnitState $boxName is-enabled ($modularSockets + $monolithic) | Should -Not -Contain 'enabled'
@@ -238,7 +244,7 @@ try { $null = $cpu | Install-KvmPackages | Enable-Libvirtd } catch { $errorId = 
         $steps.Area | Select-Object -Unique | Should -Be 'Packages', 'Libvirt', 'Forwarding'
         $steps | Where-Object Result -ne 'Pass' | ForEach-Object { "$($_.Area): $($_.Name) = $($_.Result) ($($_.Detail))" } |
             Should -BeNullOrEmpty
-        ($run.Checks | Where-Object Area -eq 'Cpu' | Where-Object Result -eq 'Fail') | Should -Not -BeNullOrEmpty -Because 'the CPU still has no vmx'
+        ($run.Checks | Where-Object Area -eq 'Cpu' | Where-Object Result -eq 'Fail') | Should -Not -BeNullOrEmpty -Because 'a box still has no /dev/kvm'
     }
 
     It 'a second run of the whole pipeline changes nothing and says so everywhere' {
@@ -264,7 +270,7 @@ Describe 'The README demo (build.ps1 -Task Demo)' -Tag 'Pipeline' {
         $LASTEXITCODE | Should -Be 0 -Because $output
         $output | Should -Match 'PS> \$cpu = Test-KvmCpuSupport[\s\S]+Supported\s+:'
         if (Get-Command rpm -CommandType Application -ErrorAction Ignore) {
-            $output | Should -Match '(?m)^libvirt\s+WouldInstall\s+False' -Because 'the packages show in their table view'
+            $output | Should -Match '(?m)^libvirt\s+Missing\s+False\s+WhatIf: would install' -Because 'the packages show in their table view, as they are, with what -WhatIf would do'
         } else {
             $output | Should -Match 'Skipped here: .*rpm'
         }

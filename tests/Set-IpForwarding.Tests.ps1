@@ -66,6 +66,10 @@ Describe 'Set-IpForwarding' {
             $result = Invoke-InForwardingNamespace @() $liveScript
             $result.Before | Should -Be '0'
             $result.WhatIf.WhatIf | Should -BeTrue
+            $result.WhatIf.Changed | Should -BeFalse
+            $result.WhatIf.RuntimeValue | Should -Be 0 -Because 'a preview shows the kernel as it is, the change only in PlannedChanges'
+            $result.WhatIf.PersistentValue | Should -BeNullOrEmpty
+            $result.WhatIf.ConfigurationFile | Should -BeNullOrEmpty -Because 'the drop-in does not exist yet'
             $result.WhatIf.PlannedChanges | Should -Contain '/proc/sys/net/ipv4/ip_forward: 0 -> 1'
             $result.AfterWhatIf | Should -Be '0'
             $result.FileAfterWhatIf | Should -BeFalse
@@ -102,7 +106,7 @@ Describe 'Set-IpForwarding' {
             $root = New-Rhel7Root
             try {
                 $result = Set-IpForwarding -Root $root
-                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Sysctl.IpForwardingState'
+                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Sysctl.IpForwardingResult'
                 $result.AddressFamily | Should -Be 'IPv4'
                 $result.Changed | Should -BeTrue
                 $result.RuntimeApplied | Should -BeFalse
@@ -168,15 +172,41 @@ Describe 'Set-IpForwarding' {
             } finally { Remove-ScratchRoot $root }
         }
 
-        It '-WhatIf names the exact line it would write and changes nothing' {
+        It '-WhatIf shows the state as it is, names the exact line it would write, and changes nothing, not even a lock file' {
             $root = New-Rhel7Root -SysctlConf "net.ipv4.ip_forward = 0`n"
             try {
                 $hash = Get-TreeHash $root
                 $result = Set-IpForwarding -Root $root -Path /etc/sysctl.conf -WhatIf
                 Get-TreeHash $root | Should -Be $hash
+                Join-Path $root 'run' | Should -Not -Exist -Because 'the lock file lives in /run/lock'
                 $result.WhatIf | Should -BeTrue
                 $result.Changed | Should -BeFalse
+                $result.PersistentValue | Should -Be 0 -Because 'boot applies 0 until the change is made'
+                $result.ConfiguredValue | Should -Be 0
                 $result.PlannedChanges | Should -Contain "/etc/sysctl.conf: line 1: 'net.ipv4.ip_forward = 0' -> 'net.ipv4.ip_forward = 1'"
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It '-WhatIf on a converged root is still a preview, with nothing planned' {
+            $root = New-Rhel7Root
+            try {
+                $null = Set-IpForwarding -Root $root
+                $hash = Get-TreeHash $root
+                $result = Set-IpForwarding -Root $root -WhatIf
+                $result.WhatIf | Should -BeTrue
+                $result.Changed | Should -BeFalse
+                $result.PlannedChanges | Should -BeNullOrEmpty
+                $result.PersistentValue | Should -Be 1
+                Get-TreeHash $root | Should -Be $hash
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'shows Changed, WhatIf and PlannedChanges in its view, and the state first' {
+            $root = New-Rhel7Root
+            try {
+                $text = Set-IpForwarding -Root $root -WhatIf | Out-String -Width 120
+                $text | Should -Match '(?s)PersistentValue\s+: \(no file sets it: kernel default\).*Changed\s+: False\s+WhatIf\s+: True\s+PlannedChanges\s+: /etc/sysctl\.d/90-kvmhost-forwarding\.conf: '
+                $text | Should -Not -Match 'False \(WhatIf\)'
             } finally { Remove-ScratchRoot $root }
         }
 

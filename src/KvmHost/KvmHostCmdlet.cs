@@ -31,6 +31,14 @@ public abstract class KvmHostCmdlet : PSCmdlet
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
+    /// <summary>
+    /// -WhatIf was given (or $WhatIfPreference is set): the run is a preview. Results then carry WhatIf =
+    /// $true even when nothing was to change, and nothing is locked or written (see about_KvmHost).
+    /// </summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
+
     protected virtual void BeginCore() { }
 
     protected virtual void ProcessCore() { }

@@ -99,7 +99,7 @@ public sealed class KvmHostInspector
         var daemons = new LibvirtDaemons(_root, _runner, () => release.LibvirtLayout, _cancellation);
         if (_root.IsLive) daemons.EnsureSystemdRunning();
         var plan = daemons.Plan(LibvirtDaemonMode.Auto);
-        return daemons.Report(plan, changed: false, [], whatIf: false, expectation.LibvirtTimeout, waitForSocket: false);
+        return daemons.Read(plan, expectation.LibvirtTimeout);
     }
 
     private IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
@@ -108,7 +108,7 @@ public sealed class KvmHostInspector
         yield return state.Enabled
             ? new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Pass, units) { Area = "Libvirt" }
             : new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Fail, $"not all enabled: {units}", "Enable-Libvirtd") { Area = "Libvirt" };
-        if (!state.RuntimeApplied)
+        if (!_root.IsLive)
         {
             yield return new HostCheck("libvirt answers", CheckResult.NotApplicable, OfflineDetail("a daemon answers only on a running system")) { Area = "Libvirt" };
             yield break;
