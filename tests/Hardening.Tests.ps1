@@ -133,7 +133,7 @@ while (`$true) { `$null = Set-IpForwarding -Root '$($script:root)' -Path /etc/sy
     }
 }
 
-Describe 'A read-only /etc and a full file system (private mount namespace)' -Tag Hardening -Skip:($noNamespace) {
+Describe "A read-only /etc and a full file system (private mount namespace)$(if ($noNamespace) { ' (skipped: needs root and unshare for a private mount namespace)' })" -Tag Hardening -Skip:($noNamespace) {
     BeforeAll {
         $script:readOnly = New-ScratchRoot -Files @{ 'etc/sysctl.d/90-kvmhost-forwarding.conf' = "net.ipv4.ip_forward = 0`n" }
         $script:full = New-ScratchRoot -Directories 'etc/sysctl.d'
@@ -184,7 +184,7 @@ function Try-Set([string] $Root) {
     }
 }
 
-Describe 'The package manager dying mid-transaction, systemctl missing or failing' -Tag Hardening -Skip:($notRoot) {
+Describe "The package manager dying mid-transaction, systemctl missing or failing$(if ($notRoot) { ' (skipped: needs root: rpm chroots into the root)' })" -Tag Hardening -Skip:($notRoot) {
     BeforeAll {
         $script:bin = New-ScratchRoot -Files @{
             # Prints the start of a real dnf transaction, then dies the way the OOM killer or a kill -9 ends it.
@@ -221,7 +221,7 @@ Describe 'The package manager dying mid-transaction, systemctl missing or failin
     }
 }
 
-Describe 'Concurrency: parallel runs on one root queue on the host lock' -Tag Hardening -Skip:($notRoot) {
+Describe "Concurrency: parallel runs on one root queue on the host lock$(if ($notRoot) { ' (skipped: needs root)' })" -Tag Hardening -Skip:($notRoot) {
     BeforeEach {
         $script:root = New-ScratchRoot -Fixtures @{ 'etc/sysctl.conf' = 'sysctl/rhel7-etc-sysctl.conf' } -Directories 'etc/sysctl.d'
         $null = New-Item -ItemType SymbolicLink -Path "$($script:root)/etc/sysctl.d/99-sysctl.conf" -Target '../sysctl.conf'
@@ -370,7 +370,7 @@ $results = foreach ($call in @(
     }
 }
 
-Describe 'Modes and owners of written files' -Tag Hardening -Skip:($notRoot) {
+Describe "Modes and owners of written files$(if ($notRoot) { ' (skipped: needs root to chown)' })" -Tag Hardening -Skip:($notRoot) {
     It 'creates a drop-in 0644 and keeps an existing file''s 0640 and its owner' {
         $root = New-ScratchRoot -Files @{ 'etc/sysctl.conf' = "# admin file`nnet.ipv4.ip_forward = 0`n" } -Directories 'etc/sysctl.d'
         try {

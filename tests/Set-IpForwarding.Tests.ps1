@@ -1,15 +1,12 @@
-BeforeDiscovery {
-    # -Skip conditions are evaluated during discovery, before BeforeAll runs.
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $canNamespace = (Test-IsRoot) -and [bool](Get-Command unshare -ErrorAction SilentlyContinue)
-    $canIpNetns = $canNamespace -and [bool](Get-Command ip -ErrorAction SilentlyContinue)
-    $hasBridgeNetfilter = Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables
-}
-
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Get-KvmHostModulePath) -Force
     $harness = Join-Path $PSScriptRoot 'harness/forwarding-netns.sh'
+    # Why the tests in a network namespace of their own cannot run here, or $null.
+    $noNamespace = if (-not (Test-IsRoot)) { 'needs root to make a network namespace' }
+        elseif (-not (Get-Command unshare -ErrorAction SilentlyContinue)) { "no 'unshare' on PATH (Debian package util-linux)" }
+    $noIpNetns = if ($noNamespace) { $noNamespace } elseif (-not (Get-Command ip -ErrorAction SilentlyContinue)) { "no 'ip' on PATH (Debian package iproute2)" }
+    $hasBridgeNetfilter = Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables
 
     function New-Rhel7Root([string] $SysctlConf) {
         # RHEL 7's vendor files and its sysctl.conf, linked in as /etc/sysctl.d/99-sysctl.conf like the real system.
@@ -61,7 +58,8 @@ $get = Get-IpForwarding -AddressFamily IPv4 -WarningAction SilentlyContinue
 
 Describe 'Set-IpForwarding' {
     Context 'for real, in a network namespace the test creates' {
-        It 'turns the namespace''s ip_forward from 0 to 1 (not under -WhatIf), writes the drop-in, and a second run changes nothing' -Skip:(-not $canNamespace) {
+        It 'turns the namespace''s ip_forward from 0 to 1 (not under -WhatIf), writes the drop-in, and a second run changes nothing' {
+            if ($noNamespace) { Set-ItResult -Skipped -Because $noNamespace; return }
             $hostValue = (Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim()
             $result = Invoke-InForwardingNamespace @() $liveScript
             $result.Before | Should -Be '0'
@@ -85,7 +83,8 @@ Describe 'Set-IpForwarding' {
             (Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim() | Should -Be $hostValue
         }
 
-        It 'works the same when entered with ip netns exec, and sets the bridge keys only in that namespace' -Skip:(-not $canIpNetns) {
+        It 'works the same when entered with ip netns exec, and sets the bridge keys only in that namespace' {
+            if ($noIpNetns) { Set-ItResult -Skipped -Because $noIpNetns; return }
             $hostBridge = if ($hasBridgeNetfilter) { (Get-Content -Raw /proc/sys/net/bridge/bridge-nf-call-iptables).Trim() }
             $script = $liveScript.Replace('$first = Set-IpForwarding -Root /', '$first = Set-IpForwarding -Root / -DisableBridgeNetfilter')
             $script = $script.Replace('Get = $get', 'Get = $get; Bridge = if (Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables) { [IO.File]::ReadAllText(''/proc/sys/net/bridge/bridge-nf-call-iptables'').Trim() }')

@@ -7,9 +7,7 @@ BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
     $script:noBox = Test-TestBoxSupported
     $script:noRepo = Test-StubRepoSupported
-    # Pester 5's -Skip takes no reason; say it once here so a skipped run is not a silent one.
-    if ($script:noBox) { Write-Warning "systemd box tests skipped: $script:noBox" }
-    if ($script:noRepo) { Write-Warning "stub repository tests skipped: $script:noRepo" }
+    $script:noBoxOrRepo = if ($script:noBox) { $script:noBox } else { $script:noRepo }
 }
 
 BeforeAll {
@@ -38,7 +36,7 @@ BeforeAll {
     }
 }
 
-Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
+Describe "a systemd box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
     BeforeAll {
         $osRelease = Join-Path $fixtures 'os-release/rhel-9.6.os-release'
         $name = New-BoxName
@@ -87,7 +85,7 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
     }
 }
 
-Describe 'stopping a box' -Tag Harness -Skip:([bool] $script:noBox) {
+Describe "stopping a box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
     BeforeAll { $name = New-BoxName }
     AfterAll { Stop-TestBox -Name $name }
 
@@ -111,7 +109,7 @@ Describe 'stopping a box' -Tag Harness -Skip:([bool] $script:noBox) {
     }
 }
 
-Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -or $script:noRepo)) {
+Describe "dnf and rpm inside a box$(if ($script:noBoxOrRepo) { " (skipped: $script:noBoxOrRepo)" })" -Tag Harness -Skip:([bool] $script:noBoxOrRepo) {
     BeforeAll {
         $out = New-TempDirectory
         $repo = New-StubRepo -Path $out -Profile rhel9
@@ -137,7 +135,7 @@ Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -o
     }
 }
 
-Describe 'a stub repository' -Tag Harness -Skip:([bool] $script:noRepo) {
+Describe "a stub repository$(if ($script:noRepo) { " (skipped: $script:noRepo)" })" -Tag Harness -Skip:([bool] $script:noRepo) {
     BeforeAll {
         $out = New-TempDirectory
         $clock = [Diagnostics.Stopwatch]::StartNew()
