@@ -4,6 +4,8 @@ BeforeDiscovery {
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/StubRepo.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/libvirtd-ModularUnits.psm1') -Force
     Import-Module (Get-KvmHostModulePath) -Force
 }
 
@@ -84,6 +86,33 @@ Describe 'Test-KvmHost' {
                 $result = if ("$($check.Result)" -eq 'NotApplicable') { 'N/A' } else { "$($check.Result)".ToUpperInvariant() }
                 $row = '{0,-6} {1,-11} {2,-31} {3}' -f $result, $check.Area, $check.Name, $check.Detail
                 $lines | Should -Contain $row.TrimEnd()
+            }
+        }
+    }
+
+    Context 'on an image the pipeline prepared offline' {
+        It 'is Ready: packages, libvirt units and forwarding in the image pass, and nothing of its runtime fails' {
+            $noRepo = Test-StubRepoSupported
+            if ($noRepo) { Set-ItResult -Skipped -Because $noRepo; return }
+            $stubs = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-pester-image-stubs-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+            $units = @{}
+            foreach ($unit in (Get-ModularLibvirtUnitFiles).GetEnumerator()) { $units['usr/lib/systemd/system/' + (Split-Path $unit.Key -Leaf)] = $unit.Value }
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } -Files $units -Directories 'etc/systemd/system', 'etc/sysctl.d', 'etc/yum.repos.d'
+            try {
+                $repo = New-StubRepo -Path $stubs -Profile rhel9
+                [IO.File]::WriteAllText("$root/etc/yum.repos.d/kvmhost-stub.repo", (Get-StubRepoDefinition $repo))
+                $libvirt = Install-KvmPackages -Root $root | Enable-Libvirtd -Root $root
+                $libvirt.Mode | Should -Be 'Modular'
+                $null = Set-IpForwarding -Root $root
+
+                $report = Test-KvmHost -Root $root -BridgeName ''
+                $report.Failed | Should -Be 0 -Because (($report.Checks | Where-Object Result -eq 'Fail' | ForEach-Object { "$($_.Area): $($_.Name): $($_.Detail)" }) -join '; ')
+                $report.Ready | Should -BeTrue
+                $report.NotApplicable | Should -Be 7 -Because 'five runtime areas, libvirt answering and forwarding now'
+                @($report.Checks | Where-Object Area -eq 'Packages' | Where-Object Result -eq 'Pass').Count | Should -Be 6
+            } finally {
+                Remove-ScratchRoot $root
+                if (Test-Path $stubs) { Remove-Item $stubs -Recurse -Force }
             }
         }
     }
