@@ -66,7 +66,7 @@ public interface ICommandRunner
     bool IsAvailable(string program);
 }
 
-public sealed class CommandRunner : ICommandRunner
+public sealed partial class CommandRunner : ICommandRunner
 {
     private readonly Action<string>? _log;
     private int _started;

@@ -77,6 +77,12 @@ internal static partial class NativeMethods
         Close(fd);
     }
 
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Sends SIGINT, as Ctrl+C in a terminal would.</summary>
+    internal static bool Interrupt(int pid) => Kill(pid, 2) == 0;
+
     internal static bool HardLink(string existing, string newPath) => Link(existing, newPath) == 0;
 
     /// <summary>access(2) with R_OK|W_OK: what the kernel would allow this process, groups and ACLs included.</summary>
