@@ -183,7 +183,7 @@ public sealed class KvmHostInspector
     private string OfflineDetail(string why) => $"-Root {_root.Path} is not the running system: {why}";
 
     /// <summary>Runs one area's read; a failure there is recorded as a failed check instead of ending the report.</summary>
-    private T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class
+    private static T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class
     {
         try
         {

@@ -46,6 +46,9 @@ public sealed class PackageInstaller
     private static readonly HashSet<string> LibvirtDaemonPackages = new(StringComparer.Ordinal)
         { "libvirt", "libvirt-daemon", "libvirt-daemon-kvm", "libvirt-daemon-system", "libvirt-daemon-driver-qemu" };
 
+    private const string InstallTimeoutHint =
+        "Give the package manager longer with -TimeoutSec (a slow mirror, many packages), or check what it waits for (another package manager's lock).";
+
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
     private readonly ReleaseProfile _release;
@@ -83,7 +86,7 @@ public sealed class PackageInstaller
     /// is now, each missing one with the commands that would install it; or, with nothing missing, the set as
     /// it is. Nothing is run here.
     /// </summary>
-    public IReadOnlyList<KvmPackageResult> Preview(InstallPlan plan, bool whatIf) =>
+    public static IReadOnlyList<KvmPackageResult> Preview(InstallPlan plan, bool whatIf) =>
         plan.Before.Select(package => new KvmPackageResult
         {
             Name = package.Name,
@@ -113,9 +116,9 @@ public sealed class PackageInstaller
         if (missing.Count == 0) return new InstallPlan(names, before, missing, null, null);
 
         CommandRequest? module = _release.DnfModule is { } stream && _release.PackageManager == PackageManagerKind.Dnf
-            ? PackageManagerRequest(options, ["module", "enable", stream]) with { Timeout = options.Timeout }
+            ? PackageManagerRequest(options, ["module", "enable", stream]) with { Timeout = options.Timeout, TimeoutHint = InstallTimeoutHint }
             : null;
-        var install = PackageManagerRequest(options, ["install", .. missing]) with { Timeout = options.Timeout };
+        var install = PackageManagerRequest(options, ["install", .. missing]) with { Timeout = options.Timeout, TimeoutHint = InstallTimeoutHint };
         return new InstallPlan(names, before, missing, module, install);
     }
 
@@ -239,7 +242,7 @@ public sealed class PackageInstaller
                 .EnsureSuccess("rpm cannot tell where its database is; check rpm's macros.").StandardOutput.Trim();
             if (!PackageQuery.HasRpmDatabase(_root, databasePath)) return new Dictionary<string, string>();
         }
-        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken), names);
+        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken));
     }
 
     private CommandRequest PackageManagerRequest(InstallOptions options, IReadOnlyList<string> command)

@@ -112,8 +112,8 @@ public sealed partial class CommandRunner
             }
             finally
             {
-                if (actionsReady) NativeMethods.PosixSpawnFileActionsDestroy(actions);
-                if (attributesReady) NativeMethods.PosixSpawnAttrDestroy(attributes);
+                if (actionsReady) _ = NativeMethods.PosixSpawnFileActionsDestroy(actions);
+                if (attributesReady) _ = NativeMethods.PosixSpawnAttrDestroy(attributes);
                 NativeMemory.Free(attributes);
                 NativeMemory.Free(actions);
                 NativeMemory.Free(defaults);

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace KvmHost.Core.Sysctl;
 
 public enum ForwardingFamily { IPv4, IPv6 }
@@ -56,7 +58,7 @@ public record IpForwardingState
 
     // Sealed: a derived record would otherwise print every property instead.
     public sealed override string ToString() =>
-        $"{Key}: runtime {RuntimeValue?.ToString() ?? "n/a"}, boot {PersistentValue?.ToString() ?? "unset"} ({EffectiveFile ?? "no file"})";
+        $"{Key}: runtime {RuntimeValue?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}, boot {PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "unset"} ({EffectiveFile ?? "no file"})";
 
     /// <summary>This state alone, without what a derived result adds (a read hands out the read type only).</summary>
     public IpForwardingState AsState() => new(this);

@@ -62,17 +62,17 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
         if (plan.Install is null)
         {
             WriteVerbose($"{Release}: {string.Join(", ", names)} all installed; {installer.PackageManager} not started.");
-            foreach (var package in installer.Preview(plan, WhatIfRequested)) WriteObject(package);
+            foreach (var package in PackageInstaller.Preview(plan, WhatIfRequested)) WriteObject(package);
             return;
         }
         if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, string.Join(", then ", plan.Steps)))
         {
-            foreach (var package in installer.Preview(plan, whatIf: true)) WriteObject(package);
+            foreach (var package in PackageInstaller.Preview(plan, whatIf: true)) WriteObject(package);
             return;
         }
 
         installer.RequireRoot(plan);
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromMinutes(5), Cancellation);
+        using var hostLock = LockHost(HostLock.PackageTransactionWait);
         // Planned again under the lock: a parallel run may have installed some of it meanwhile.
         plan = installer.Plan(names, options, Cancellation);
         var progress = new ProgressRecord(1, $"Installing {plan.Missing.Count} package(s) with {installer.PackageManager}", "Resolving dependencies");

@@ -5,7 +5,7 @@ using Xunit;
 namespace KvmHost.Core.Tests.Packages;
 
 /// <summary>Planning and the decisions around the package manager run, with a scripted runner.</summary>
-public class PackageInstallerTests : IDisposable
+public sealed class PackageInstallerTests : IDisposable
 {
     private readonly ScratchRoot _scratch = new();
 
@@ -111,7 +111,7 @@ public class PackageInstallerTests : IDisposable
         var runner = new ScriptedRunner().WithRpmDatabase(new Dictionary<string, string> { ["qemu-img"] = "6.2.0-52.module+el8.10.0" });
         var (installer, _, release) = Image("rhel-8.10.os-release", runner);
         var plan = installer.Plan(PackageSet.Resolve(release, null, false), Defaults, CancellationToken.None);
-        var preview = installer.Preview(plan, whatIf: true);
+        var preview = PackageInstaller.Preview(plan, whatIf: true);
 
         Assert.All(preview, p => Assert.True(p.WhatIf));
         Assert.All(preview, p => Assert.False(p.Changed));
