@@ -119,7 +119,7 @@ public static class KvmCpuProbe
     private static HostCheck ModuleCheck(string architecture, string? vendor, bool flagMissing, string[] loaded, string? module, bool pvm, bool devicePresent)
     {
         const string name = "KVM kernel module";
-        string all = loaded.Length == 0 ? string.Empty : $" (loaded: {string.Join(", ", loaded)})";
+        string all = loaded.Length == 0 ? string.Empty : $" (KVM modules: {string.Join(", ", loaded)})";
         if (module is not null)
             return new(name, CheckResult.Pass, $"{module} is loaded{all}");
         if (pvm)
