@@ -49,12 +49,12 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
 
     It 'boots to running or degraded well within 15 s' {
         $box.BootTime.TotalSeconds | Should -BeLessThan 15
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-system-running -AllowFailure).Output.Trim() |
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-system-running -AllowFailure).StdOut.Trim() |
             Should -BeIn 'running', 'degraded'
     }
 
     It 'shows the --os-release file as /etc/os-release' {
-        (Invoke-TestBox -Name $box.Name -Command cat, /etc/os-release).Output |
+        (Invoke-TestBox -Name $box.Name -Command cat, /etc/os-release).StdOut |
             Should -BeExactly ([IO.File]::ReadAllText($osRelease))
     }
 
@@ -62,21 +62,21 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
         $boxNet = & readlink "/proc/$($box.Pid)/ns/net"
         $boxNet | Should -Not -Be (& readlink /proc/self/ns/net)
         (& ip netns identify $box.Pid) | Should -Be $box.Name
-        (Invoke-TestBox -Name $box.Name -Command readlink, /proc/self/ns/net).Output.Trim() | Should -Be $boxNet
+        (Invoke-TestBox -Name $box.Name -Command readlink, /proc/self/ns/net).StdOut.Trim() | Should -Be $boxNet
     }
 
     It 'runs dbus, which systemctl and NetworkManager answer over' {
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, dbus.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, dbus.service).StdOut.Trim() | Should -Be 'active'
         (Invoke-TestBox -Name $box.Name -Command busctl, --system, status, org.freedesktop.systemd1).ExitCode | Should -Be 0
-        (Invoke-TestBox -Name $box.Name -Command nmcli, -t, -f, RUNNING, general).Output.Trim() | Should -Be 'running'
+        (Invoke-TestBox -Name $box.Name -Command nmcli, -t, -f, RUNNING, general).StdOut.Trim() | Should -Be 'running'
     }
 
     It 'starts Debian libvirtd with systemctl and answers virsh on qemu:///system' {
         Invoke-TestBox -Name $box.Name -Command systemctl, start, libvirtd.service
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, libvirtd.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, libvirtd.service).StdOut.Trim() | Should -Be 'active'
         (Invoke-TestBox -Name $box.Name -Command virsh, -c, qemu:///system, list, --all).ExitCode | Should -Be 0
         # The first capability probe of the emulator takes about 4 s.
-        (Invoke-TestBox -Name $box.Name -TimeoutSeconds 60 -Command virsh, --readonly, -c, qemu:///system, version).Output |
+        (Invoke-TestBox -Name $box.Name -TimeoutSec 60 -Command virsh, --readonly, -c, qemu:///system, version).StdOut |
             Should -Match 'Running hypervisor: QEMU'
     }
 
@@ -131,7 +131,7 @@ Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -o
         Invoke-TestBox -Name $box.Name -Command dnf, -y, install, qemu-kvm
         Write-Host "dnf install in a box: $([math]::Round($clock.Elapsed.TotalSeconds, 2)) s"
         (Invoke-TestBox -Name $box.Name -Command rpm, -q, qemu-kvm, qemu-kvm-core, qemu-img).ExitCode | Should -Be 0
-        (Invoke-TestBox -Name $box.Name -Command cat, /usr/share/kvmhost-stub/qemu-kvm).Output.Trim() |
+        (Invoke-TestBox -Name $box.Name -Command cat, /usr/share/kvmhost-stub/qemu-kvm).StdOut.Trim() |
             Should -Be 'qemu-kvm 9.1.0-15.el9'
         Test-Path /usr/share/kvmhost-stub | Should -BeFalse -Because 'the box writes into its overlay, not the host'
     }
