@@ -3,16 +3,23 @@
     (stub-rpms.sh, StubRepo.psm1). Needs root; without it, or without namespaces, the tests skip and say why.
 #>
 BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'Harness.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
     $script:noBox = Test-TestBoxSupported
     $script:noRepo = Test-StubRepoSupported
+    $script:noPrivateEtc = if (-not $IsLinux) { 'private-etc.sh needs Linux' }
+        elseif (-not (Test-HarnessRoot)) { 'private-etc.sh needs root (a mount namespace, overlayfs)' }
+        elseif (Get-HarnessMissingCommand bash, unshare, mount) { "private-etc.sh needs '$(Get-HarnessMissingCommand bash, unshare, mount)'" }
+        elseif (-not (Select-String -Path /proc/filesystems -Pattern '\soverlay$' -Quiet)) { 'private-etc.sh needs overlayfs' }
     # Pester 5's -Skip takes no reason; say it once here so a skipped run is not a silent one.
     if ($script:noBox) { Write-Warning "systemd box tests skipped: $script:noBox" }
     if ($script:noRepo) { Write-Warning "stub repository tests skipped: $script:noRepo" }
+    if ($script:noPrivateEtc) { Write-Warning "private /etc tests skipped: $script:noPrivateEtc" }
 }
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'Harness.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
     $script:fixtures = Join-Path $PSScriptRoot '../fixtures' | Resolve-Path | Select-Object -ExpandProperty ProviderPath
@@ -35,6 +42,107 @@ BeforeAll {
         param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
         $output = & $FilePath @ArgumentList 2>&1 | ForEach-Object { "$_" }
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = $output -join "`n" }
+    }
+}
+
+Describe 'the harness''s process runner' -Tag Harness -Skip:(-not $IsLinux) {
+    It 'passes each argument as one argv entry and splits stdout into lines' {
+        $result = Invoke-HarnessProcess bash '-c', 'printf "%s\n" "$@"; echo oops >&2', 'bash', 'two words', '$HOME', ''
+        $result.ExitCode | Should -Be 0
+        $result.Output | Should -Be @('two words', '$HOME')
+        $result.StdOut | Should -BeExactly "two words`n`$HOME`n`n"
+        $result.StdErr | Should -BeExactly "oops`n"
+        $result.Command | Should -Be @('bash', '-c', 'printf "%s\n" "$@"; echo oops >&2', 'bash', 'two words', '$HOME', '')
+    }
+
+    It 'throws with stderr on a non-zero exit, unless told to allow it' {
+        { Invoke-HarnessProcess bash '-c', 'echo broken >&2; exit 3' } | Should -Throw "*exited 3: broken*"
+        (Invoke-HarnessProcess bash '-c', 'exit 3' -AllowFailure).ExitCode | Should -Be 3
+    }
+
+    It 'gives the child an empty, closed stdin' {
+        (Invoke-HarnessProcess bash '-c', 'cat; echo "read $?"' -TimeoutSec 20).Output | Should -Be 'read 0'
+    }
+
+    It 'sets and removes variables for the child only' {
+        $env:KVMHOST_HARNESS_PROBE = 'parent'
+        try {
+            $script = 'echo "${KVMHOST_HARNESS_PROBE-unset} ${KVMHOST_HARNESS_CHILD-unset}"'
+            (Invoke-HarnessProcess bash '-c', $script -Environment @{ KVMHOST_HARNESS_PROBE = $null; KVMHOST_HARNESS_CHILD = 'child' }).Output |
+                Should -Be 'unset child'
+            (Invoke-HarnessProcess bash '-c', $script).Output | Should -Be 'parent unset'
+        }
+        finally { Remove-Item Env:KVMHOST_HARNESS_PROBE }
+    }
+
+    It 'kills the whole process tree at the timeout and says so' {
+        $marker = "kvmhost-harness-timeout-$([guid]::NewGuid().ToString('N'))"
+        # The grandchild would outlive a kill of bash alone.
+        { Invoke-HarnessProcess bash '-c', "sh -c 'sleep 300; : $marker' & wait" -TimeoutSec 1 } | Should -Throw 'Timed out after 1 s*'
+        $left = Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' | Where-Object {
+            try { [IO.File]::ReadAllText("$($_.FullName)/cmdline").Contains($marker) } catch { $false }
+        }
+        $left | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'a private /etc (private-etc.sh)' -Tag Harness -Skip:([bool] $script:noPrivateEtc) {
+    BeforeAll {
+        $privateEtc = Join-Path $PSScriptRoot 'private-etc.sh'
+        $probe = "kvmhost-private-etc-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    }
+
+    It 'keeps what the command writes to /etc away from the machine (in --upper when given)' {
+        $upper = New-TempDirectory
+        try {
+            $result = Invoke-HarnessProcess bash $privateEtc, '--upper', $upper, '--', 'sh', '-c', "echo written > /etc/$probe; cat /etc/$probe; ls -a /run/lock"
+            $result.Output[0] | Should -Be 'written'
+            $result.Output | Should -Not -Contain 'kvmhost.lock' -Because '/run/lock is a fresh tmpfs'
+            Test-Path "/etc/$probe" | Should -BeFalse
+            Get-Content (Join-Path $upper "upper/$probe") | Should -Be 'written'
+            (Invoke-HarnessProcess bash $privateEtc, '--', 'sh', '-c', "echo again > /etc/$probe && cat /etc/$probe").Output | Should -Be 'again'
+            Test-Path "/etc/$probe" | Should -BeFalse
+        }
+        finally { Remove-Item -LiteralPath $upper -Recurse -Force }
+    }
+
+    It 'keeps mounts below /etc where they were (a lab''s /etc/NetworkManager, ip netns exec''s binds)' {
+        $work = New-TempDirectory
+        try {
+            [IO.File]::WriteAllText((Join-Path $work 'hostname'), "$probe`n")
+            # A mount namespace of the test's own stands in for a lab's.
+            $script = 'mount --bind "$1" /etc/hostname && bash "$2" -- cat /etc/hostname'
+            $result = Invoke-HarnessProcess unshare '--mount', '--propagation', 'private', '--', 'sh', '-c', $script, 'sh', (Join-Path $work 'hostname'), $privateEtc
+            $result.Output | Should -Be $probe
+        }
+        finally { Remove-Item -LiteralPath $work -Recurse -Force }
+    }
+
+    It 'empties a folder below /etc but for the names to keep, in the overlay only' {
+        $machine = @(Get-ChildItem /etc/sysctl.d -Force -Name)
+        $result = Invoke-HarnessProcess bash $privateEtc, '--empty', '/etc/sysctl.d:99-sysctl.conf', '--', 'ls', '-A', '/etc/sysctl.d'
+        $result.Output | Should -Be @($machine | Where-Object { $_ -eq '99-sysctl.conf' })
+        @(Get-ChildItem /etc/sysctl.d -Force -Name) | Should -Be $machine
+    }
+
+    It 'shows a bind on top of the overlay, and refuses a bind it must not make, before mounting anything' {
+        $work = New-TempDirectory
+        try {
+            [IO.File]::WriteAllText((Join-Path $work 'os-release'), "ID=$probe`n")
+            (Invoke-HarnessProcess bash $privateEtc, '--bind', "$(Join-Path $work 'os-release'):/etc/os-release", '--', 'cat', '/etc/os-release').Output |
+                Should -Be "ID=$probe"
+            foreach ($case in @(
+                    @{ Spec = "$(Join-Path $work 'os-release'):/nonexistent-$probe"; Message = '*does not exist*' }
+                    @{ Spec = "$(Join-Path $work 'os-release'):/etc/sysctl.d"; Message = '*must both be directories or both files*' }
+                    @{ Spec = "$(Join-Path $work 'os-release'):/etc/a:b"; Message = "*paths with ':' are not supported*" }
+                    @{ Spec = "$(Join-Path $work 'os-release')"; Message = '*is not SRC:DEST*' })) {
+                $result = Invoke-HarnessProcess bash $privateEtc, '--bind', $case.Spec, '--', 'sh', '-c', 'echo ran' -AllowFailure
+                $result.ExitCode | Should -Not -Be 0
+                $result.StdErr | Should -BeLike $case.Message
+                $result.Output | Should -Not -Contain 'ran'
+            }
+        }
+        finally { Remove-Item -LiteralPath $work -Recurse -Force }
     }
 }
 
