@@ -58,19 +58,19 @@ Import-Module '$module'
 } } | ConvertTo-Json -Depth 5 -Compress -EnumsAsStrings
 "@
         $pwsh = Get-PwshInvocation
-        $result = Invoke-TestBox -Name $Name -Command (@('env', 'NO_COLOR=1', 'TERM=dumb') + @($pwsh) + @('-NoProfile', '-NonInteractive', '-Command', $script)) -TimeoutSeconds 180
+        $result = Invoke-TestBox -Name $Name -Command (@('env', 'NO_COLOR=1', 'TERM=dumb') + @($pwsh) + @('-NoProfile', '-NonInteractive', '-Command', $script)) -TimeoutSec 180
         # -WhatIf prints its "What if:" lines first; the answer is the one compressed JSON line at the end.
-        ($result.Output -split "`n" | Where-Object { $_.StartsWith('{') } | Select-Object -Last 1) | ConvertFrom-Json
+        ($result.StdOut -split "`n" | Where-Object { $_.StartsWith('{') } | Select-Object -Last 1) | ConvertFrom-Json
     }
 
     function Get-BoxUnitState([string] $Name, [string] $Verb, [string[]] $Unit) {
-        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).Output.Trim() -split "`n")
+        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).StdOut.Trim() -split "`n")
     }
 
     function Test-BoxLibvirtAnswers([string] $Name) {
         # An independent client: Debian's virsh connecting the way admins do.
-        $virsh = Invoke-TestBox -Name $Name -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSeconds 60
-        $virsh.ExitCode -eq 0 -and $virsh.Output -match 'Running hypervisor'
+        $virsh = Invoke-TestBox -Name $Name -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSec 60
+        $virsh.ExitCode -eq 0 -and $virsh.StdOut -match 'Running hypervisor'
     }
 
     function New-BoxName([string] $Prefix) { "$Prefix-$([guid]::NewGuid().ToString('N').Substring(0, 8))" }

@@ -156,7 +156,7 @@ Describe "KvmHost on a fleet of hosts over SSH remoting$(if ($skipReason) { " (s
 
     It 'gives up within ConnectTimeout on a host that accepts the connection but never answers' {
         $frozen = $fleet.Hosts[2]
-        $sshd = (Invoke-TestBox -Name $frozen.BoxName -Command systemctl, show, -P, MainPID, ssh.service).Output.Trim()
+        $sshd = (Invoke-TestBox -Name $frozen.BoxName -Command systemctl, show, -P, MainPID, ssh.service).StdOut.Trim()
         $null = Invoke-TestBox -Name $frozen.BoxName -Command kill, -STOP, $sshd
         try {
             $single = $connect.Clone()

@@ -53,9 +53,9 @@ BeforeAll {
         param([string] $Name, [string] $Script)
         $prelude = "`$ErrorActionPreference = 'Stop'; Import-Module '$(Get-KvmHostModulePath)'; "
         $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-Command', $prelude + $Script)
-        $result = Invoke-TestBox -Name $Name -Command $command -AllowFailure -TimeoutSeconds 120
-        if ($result.ExitCode -ne 0) { throw "pwsh in box $Name exited $($result.ExitCode): $($result.Error)$($result.Output)" }
-        $result.Output | ConvertFrom-Json
+        $result = Invoke-TestBox -Name $Name -Command $command -AllowFailure -TimeoutSec 120
+        if ($result.ExitCode -ne 0) { throw "pwsh in box $Name exited $($result.ExitCode): $($result.StdErr)$($result.StdOut)" }
+        $result.StdOut | ConvertFrom-Json
     }
 
     $script:boxScript = @'
@@ -343,8 +343,8 @@ Describe "Install-KvmPackages in a systemd box dressed as <Release>$(if ($script
         @($first.Read) | Should -Be (@('AlreadyInstalled') * 6)
 
         $rpm = Invoke-TestBox -Name $boxName -Command rpm, -q, --qf, '%{NAME}\n', qemu-kvm, libvirt, $Binding, virt-install, virt-viewer -AllowFailure
-        $rpm.Output | Should -Match "(?m)^$Binding$"
-        $rpm.Output | Should -Match '(?m)^package virt-viewer is not installed$' -Because 'the batch with an unknown name installed nothing'
+        $rpm.StdOut | Should -Match "(?m)^$Binding$"
+        $rpm.StdOut | Should -Match '(?m)^package virt-viewer is not installed$' -Because 'the batch with an unknown name installed nothing'
         $rpm.ExitCode | Should -Be 1
     }
 }

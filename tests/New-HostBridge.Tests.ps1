@@ -12,7 +12,7 @@ BeforeAll {
     $script:labSkip = Test-NetLabSupported
     $script:nmSkip = Test-NetLabSupported -NetworkManager
     Import-Module (Get-KvmHostModulePath) -Force
-    $script:overlay = Join-Path $PSScriptRoot 'harness/bridge-etc-overlay.sh'
+    $script:privateEtc = Join-Path $PSScriptRoot 'harness/private-etc.sh'
 
     function Invoke-KvmHostInLab {
         # Runs $Script with the built module in ONE child pwsh inside the lab (host namespace, or next
@@ -38,7 +38,7 @@ function Answers([string] `$Address) {
 "@
         try {
             $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
-            if ($EtcOverlay) { $command = @('bash', $script:overlay, $EtcOverlay, '--') + $command }
+            if ($EtcOverlay) { $command = @('bash', $script:privateEtc, '--upper', $EtcOverlay, '--') + $command }
             $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec 400 }
                    else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec 400 }
             $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1

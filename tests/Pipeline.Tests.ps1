@@ -33,13 +33,13 @@ BeforeAll {
         param([string] $Name, [string] $Script)
         $prelude = "`$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'; Import-Module '$(Get-KvmHostModulePath)'; "
         $command = @('env', 'NO_COLOR=1', 'TERM=dumb') + @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-Command', $prelude + $Script)
-        $result = Invoke-TestBox -Name $Name -Command $command -AllowFailure -TimeoutSeconds 240
-        if ($result.ExitCode -ne 0) { throw "pwsh in box $Name exited $($result.ExitCode): $($result.Error)$($result.Output)" }
-        $result.Output | ConvertFrom-Json
+        $result = Invoke-TestBox -Name $Name -Command $command -AllowFailure -TimeoutSec 240
+        if ($result.ExitCode -ne 0) { throw "pwsh in box $Name exited $($result.ExitCode): $($result.StdErr)$($result.StdOut)" }
+        $result.StdOut | ConvertFrom-Json
     }
 
     function Get-BoxUnitState([string] $Name, [string] $Verb, [string[]] $Unit) {
-        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).Output.Trim() -split "`n")
+        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).StdOut.Trim() -split "`n")
     }
 
     # The whole setup as a user types it; each step's objects reduced to what the assertions read.
@@ -214,7 +214,7 @@ try { $null = $cpu | Install-KvmPackages | Enable-Libvirtd } catch { $errorId = 
 '@
         $run.Supported | Should -BeFalse -Because 'a box has no /dev/kvm, whatever this machine has'
         $run.ErrorId | Should -Be 'CpuNotSupported,KvmHost.Commands.InstallKvmPackagesCommand'
-        (Invoke-TestBox -Name $boxName -Command rpm, -qa -AllowFailure).Output | Should -Not -Match 'qemu-kvm|libvirt'
+        (Invoke-TestBox -Name $boxName -Command rpm, -qa -AllowFailure).StdOut | Should -Not -Match 'qemu-kvm|libvirt'
         Get-BoxUnitState $boxName is-enabled ($modularSockets + $monolithic) | Should -Not -Contain 'enabled'
         Get-BoxUnitState $boxName is-active ($modularSockets + $monolithic) | Should -Not -Contain 'active'
     }
@@ -225,19 +225,19 @@ try { $null = $cpu | Install-KvmPackages | Enable-Libvirtd } catch { $errorId = 
         @($run.Packages.Name) | Should -Be 'qemu-kvm', 'qemu-img', 'libvirt', 'python3-libvirt', 'guestfs-tools', 'virt-install'
         @($run.Packages.Status) | Should -Be (@('Installed') * 6)
         $rpm = Invoke-TestBox -Name $boxName -Command rpm, -q, --qf, '%{NAME}\n', qemu-kvm, libvirt, python3-libvirt, virt-install -AllowFailure
-        $rpm.ExitCode | Should -Be 0 -Because $rpm.Output
+        $rpm.ExitCode | Should -Be 0 -Because $rpm.StdOut
 
         $run.Libvirt.Mode | Should -Be 'Modular'
         $run.Libvirt.Changed | Should -BeTrue
         $run.Libvirt.Reachable | Should -BeTrue -Because $run.Libvirt.ProbeDetail
-        $virsh = Invoke-TestBox -Name $boxName -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSeconds 60
-        $virsh.Output | Should -Match 'Running hypervisor' -Because 'a real libvirt answers on qemu:///system'
+        $virsh = Invoke-TestBox -Name $boxName -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSec 60
+        $virsh.StdOut | Should -Match 'Running hypervisor' -Because 'a real libvirt answers on qemu:///system'
 
         $run.Forwarding[0].Key | Should -Be 'net.ipv4.ip_forward'
         $run.Forwarding[0].Changed | Should -BeTrue
         $run.Forwarding[0].RuntimeApplied | Should -BeTrue
-        (Invoke-TestBox -Name $boxName -Command cat, /proc/sys/net/ipv4/ip_forward).Output.Trim() | Should -Be '1'
-        (Invoke-TestBox -Name $boxName -Command cat, $run.Forwarding[0].ConfigurationFile).Output | Should -Match 'net\.ipv4\.ip_forward\s*=\s*1'
+        (Invoke-TestBox -Name $boxName -Command cat, /proc/sys/net/ipv4/ip_forward).StdOut.Trim() | Should -Be '1'
+        (Invoke-TestBox -Name $boxName -Command cat, $run.Forwarding[0].ConfigurationFile).StdOut | Should -Match 'net\.ipv4\.ip_forward\s*=\s*1'
 
         $steps = @($run.Checks | Where-Object Area -in 'Packages', 'Libvirt', 'Forwarding')
         $steps.Area | Select-Object -Unique | Should -Be 'Packages', 'Libvirt', 'Forwarding'
