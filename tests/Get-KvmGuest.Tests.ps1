@@ -242,7 +242,7 @@ Describe "Get-KvmGuest against a real libvirtd and QEMU guests$(if ($noLab) { " 
             $offline = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' }
             try {
                 $note = (Test-KvmHost -Root $offline -BridgeName '').Checks | Where-Object Area -eq 'Guests'
-                ($note.Result, $note.Detail) | Should -Be @('Note', 'not checked: -Root is not the running system, and guests live in a running libvirt')
+                ($note.Result, $note.Detail) | Should -Be @('NotApplicable', "-Root $offline is not the running system: guests live in a running libvirt")
             }
             finally { Remove-ScratchRoot $offline }
         }

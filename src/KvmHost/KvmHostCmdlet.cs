@@ -25,6 +25,14 @@ public abstract class KvmHostCmdlet : KvmCmdlet
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
     /// <summary>
+    /// -WhatIf was given (or $WhatIfPreference is set): the run is a preview. Results then carry WhatIf =
+    /// $true even when nothing was to change, and nothing is locked or written (see about_KvmHost).
+    /// </summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
+
+    /// <summary>
     /// Takes the host lock around a read-modify-write of the host's configuration (<see cref="HostLock.ConfigurationWait"/>
     /// unless the command says otherwise). Validation and -WhatIf come first: a refused or previewed call takes no lock.
     /// </summary>

@@ -175,7 +175,7 @@ Describe 'a guest lab' -Tag 'Harness', 'GuestLab', 'Root' {
         $defined = New-GuestName
         $null = New-LabGuest -Lab $lab -Name $defined -DiskSizeMiB 0
         $script = '"{0} {1}" -f ((& virsh uri) -join "").Trim(), ((& virsh -q list --all --name) -join ",")'
-        $result = Invoke-InGuestLab $lab -Command ((Get-HarnessPwshCommand) + @('-NoProfile', '-NonInteractive', '-Command', $script)) `
+        $result = Invoke-InGuestLab $lab -Command (@(Get-HarnessPwshCommand) + @('-NoProfile', '-NonInteractive', '-Command', $script)) `
             -Environment @{ LIBVIRT_DEFAULT_URI = $null } -TimeoutSec 120
         $result.Output | Should -Be "qemu:///system $defined"
         $null = Invoke-GuestLabVirsh $lab 'undefine', $defined

@@ -211,7 +211,7 @@ function Invoke-InGuestLab {
         Runs a command inside the lab (its mount, net and pid namespaces: qemu:///system is the lab's
         daemon) and returns ExitCode, Output, StdOut, StdErr. Throws on a non-zero exit unless -AllowFailure.
     .EXAMPLE
-        Invoke-InGuestLab $lab -Command ((Get-HarnessPwshCommand) + '-NoProfile', '-Command', 'virsh list --all')
+        Invoke-InGuestLab $lab -Command (@(Get-HarnessPwshCommand) + '-NoProfile', '-Command', 'virsh list --all')
     #>
     [OutputType([pscustomobject])]
     param(

@@ -118,7 +118,10 @@ function Get-HarnessPwshCommand {
     <#
     .SYNOPSIS
         The argv that starts this same pwsh: a .NET local tool is `dotnet <PSHOME>/pwsh.dll`, a native
-        install is its own executable. Add pwsh's own arguments after it.
+        install is its own executable. Wrap it in @() before adding pwsh's own arguments: a native
+        install's one element comes out as a plain string.
+    .EXAMPLE
+        $command = @(Get-HarnessPwshCommand) + '-NoProfile', '-Command', '$PID'
     #>
     [OutputType([string[]])]
     param()

@@ -36,6 +36,8 @@ readonly LAB_ROOT=${KVMHOST_GUESTLAB_ROOT:-/tmp}
 readonly LAB_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 readonly SELF
+# shellcheck source=lib.sh
+source "${SELF%/*}/lib.sh"
 # Host folder -> path in the lab. DIR/run over /run keeps the socket at a path the host can reach.
 readonly PRIVATE_DIRS=(
   etc-libvirt:/etc/libvirt
@@ -57,17 +59,6 @@ check_name() {
 }
 
 lab_dir() { echo "$LAB_ROOT/kvmhost-guestlab-$1"; }
-
-# The boot id and the start time tell the lab's PID 1 from a later process that got the same number.
-proc_identity() {
-  local pid=$1 stat
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  # shellcheck disable=SC2086 # split into fields on purpose
-  set -- $stat
-  [[ $1 != Z ]] || return 1
-  echo "$(cat /proc/sys/kernel/random/boot_id) ${20}"
-}
 
 # Prints the host PID of the lab's PID 1 while it lives; fails otherwise.
 lab_pid() {

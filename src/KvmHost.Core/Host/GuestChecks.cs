@@ -17,7 +17,7 @@ internal static class GuestChecks
     public static IReadOnlyList<HostCheck> Inspect(HostRoot root, string uri, CancellationToken cancellation)
     {
         if (!root.IsLive)
-            return [new HostCheck("guests", CheckResult.Note, "not checked: -Root is not the running system, and guests live in a running libvirt") { Area = Area }];
+            return [new HostCheck("guests", CheckResult.NotApplicable, $"-Root {root.Path} is not the running system: guests live in a running libvirt") { Area = Area }];
         IReadOnlyList<KvmGuest> guests;
         try
         {
