@@ -239,9 +239,13 @@ public static class KvmCpuProbe
     {
         long msr = vendor == "AMD" ? AmdVmCrMsr : vendor == "Intel" ? IntelFeatureControlMsr : -1;
         if (msr < 0) return null;
+        // Checked first rather than caught: without the msr module or root (the usual case) opening it would throw,
+        // and a first-chance exception costs more than the rest of the probe on a cold start.
+        string device = root.Resolve("/dev/cpu/0/msr");
+        if (!Platform.NativeAccess.CanRead(device)) return null;
         try
         {
-            using var handle = File.OpenHandle(root.Resolve("/dev/cpu/0/msr"), FileMode.Open, FileAccess.Read);
+            using var handle = File.OpenHandle(device, FileMode.Open, FileAccess.Read);
             Span<byte> value = stackalloc byte[8];
             if (RandomAccess.Read(handle, value, msr) != 8) return null;
             ulong bits = BitConverter.ToUInt64(value);
