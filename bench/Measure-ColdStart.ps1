@@ -14,6 +14,8 @@ param(
     [Parameter(Mandatory)] [string] $Module,
     [Parameter(Mandatory)] [string[]] $Pwsh,
     [Parameter(Mandatory)] [string] $WorkDirectory,
+    # pwsh.dll of the ReadyToRun copy (bench/New-ReadyToRunPwsh.ps1).
+    [Parameter(Mandatory)] [string] $ReadyToRunPwsh,
     [int] $Runs = 15,
     [int] $DiagnosticRuns = 5
 )
@@ -21,7 +23,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
-$r2rDll = & (Join-Path $PSScriptRoot 'New-ReadyToRunPwsh.ps1') -Destination (Join-Path $WorkDirectory "pwsh-r2r-$($PSVersionTable.PSVersion)")
+$r2rDll = $ReadyToRunPwsh
 $trivialOut = Join-Path $WorkDirectory 'TrivialModule'
 $build = & dotnet build (Join-Path $PSScriptRoot 'TrivialModule/TrivialModule.csproj') -c Release -o $trivialOut --nologo -v quiet -clp:ErrorsOnly 2>&1
 if ($LASTEXITCODE -ne 0) { throw "The trivial module did not build: $($build -join ' ')" }
