@@ -34,7 +34,7 @@ if (-not $reason -and -not (Get-Command NetworkManager -CommandType Application 
 if ($reason) { return [pscustomobject]@{ Skipped = "Converged suite skipped: $reason" } }
 
 $bridge = @{ Name = 'br0'; Port = 'enp1s0'; Address = '192.0.2.10/24'; Gateway = '192.0.2.1' }
-$setup = "Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd; New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) | Set-IpForwarding"
+$setup = "Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd; New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) -Force | Set-IpForwarding"
 $prelude = "`$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'; Import-Module '$Module'; "
 $suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
 $kvmBox = "kvmh-bench-k$suffix"; $ansibleBox = "kvmh-bench-a$suffix"
@@ -103,7 +103,7 @@ try {
     $first = Invoke-Box $kvmBox ((Get-PwshInBox $Pwsh) + ($prelude + @"
 `$packages = @(Test-KvmCpuSupport | Install-KvmPackages -Force)
 `$state = `$packages | Enable-Libvirtd
-`$null = New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) | Set-IpForwarding
+`$null = New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) -Force | Set-IpForwarding
 [pscustomobject]@{
     Packages = @(`$packages | ForEach-Object Name)
     Units = @(`$state.Units | Where-Object { `$_.UnitFileState -eq 'enabled' } | ForEach-Object Name)
