@@ -10,7 +10,9 @@
     - Live (root only): a throw-away network namespace with its own NetworkManager (tests/harness NetLab), N-1
       dummy interfaces next to the lab's NIC and N profiles loaded into that NetworkManager; the cmdlets run
       inside it on the live root, so they read the running links and routes with ip as well.
-    A warm call is the median of -ScaleIterations calls in one pwsh after two warm-up calls. Process starts are
+    Each size is visited twice, alternating (2, 200, 2, 200: the live lab grows and shrinks), each visit a new
+    pwsh; a visit's figure is the median of -ScaleIterations warm calls after two warm-up calls, and a size's
+    figure the mean of its visits. Process starts are
     CommandRunner's "Running:" lines (-Verbose) of one call: a count that grows with N would be a per-item start.
 #>
 param(
@@ -67,7 +69,9 @@ function Read-Measure($lines) {
 function New-ScaleRow([string] $Where, [hashtable] $BySize) {
     $small, $large = $Size[0], $Size[-1]
     foreach ($name in 'Get-HostBridge', 'Test-KvmHost') {
-        $a = $BySize[$small].$name; $b = $BySize[$large].$name
+        # Mean of the visits' medians; the processes of the last visit (every visit starts the same ones).
+        $a = [pscustomobject]@{ Ms = ($BySize[$small] | ForEach-Object { $_.$name.Ms } | Measure-Object -Average).Average; Started = $BySize[$small][-1].$name.Started }
+        $b = [pscustomobject]@{ Ms = ($BySize[$large] | ForEach-Object { $_.$name.Ms } | Measure-Object -Average).Average; Started = $BySize[$large][-1].$name.Started }
         $perItem = @($b.Started).Count -gt @($a.Started).Count
         [pscustomobject]@{
             Benchmark = "Scale, $Where`: warm $name with $small vs $large interfaces and NetworkManager profiles"
@@ -82,7 +86,8 @@ function New-ScaleRow([string] $Where, [hashtable] $BySize) {
 
 $scratch = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-bench-scale-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
 try {
-    # -Root: everything from files.
+    # -Root: everything from files. Each size is visited twice, alternating (2, 200, 2, 200), each visit a new
+    # pwsh: the order and the machine's load drift hit both sizes alike; the result is the mean of the visits.
     $bySize = @{}
     foreach ($n in $Size) {
         $root = Join-Path $scratch "root-$n"
@@ -91,7 +96,10 @@ try {
         Copy-Item (Join-Path $repo 'tests/fixtures/os-release/rhel-9.6.os-release') (Join-Path $root 'etc/os-release')
         Copy-Item (Join-Path $repo 'tests/fixtures/cpuinfo/intel-xeon-e5-2650v3-2s-vmx.txt') (Join-Path $root 'proc/cpuinfo')
         New-Keyfile $connections 0 $n
-        $bySize[$n] = Read-Measure (& $Pwsh[0] @($Pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -c ($measure -f $Module, $root, $ScaleIterations))
+        $bySize[$n] = [Collections.Generic.List[object]]::new()
+    }
+    foreach ($n in ($Size + $Size)) {
+        $bySize[$n].Add((Read-Measure (& $Pwsh[0] @($Pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -c ($measure -f $Module, (Join-Path $scratch "root-$n"), $ScaleIterations))))
     }
     New-ScaleRow '-Root (keyfiles in a RHEL 9 scratch root)' $bySize
 
@@ -103,19 +111,27 @@ try {
     $lab = New-NetLab
     try {
         $nm = Start-NetLabNetworkManager -Name $lab.LAB
-        $bySize = @{}; $have = 0
-        foreach ($n in $Size) {
-            # The lab has its NIC (kvmt0) and lo; more links are dummies nic2.., with one profile each.
+        $bySize = @{}; foreach ($n in $Size) { $bySize[$n] = [Collections.Generic.List[object]]::new() }
+        $have = 2
+        $null = New-Item -ItemType Directory -Path $scratch -Force
+        New-Keyfile $nm.SYSTEM_CONNECTIONS_DIR 0 2
+        foreach ($n in ($Size + $Size)) {
+            # Grow or shrink to n: the lab has its NIC (kvmt0) and lo; more links are dummies nic2.., with one
+            # profile each (profiles nic0 and nic1 are the bridge and its port).
             $batch = Join-Path $scratch "links-$n"
-            $null = New-Item -ItemType Directory -Path $scratch -Force
-            Set-Content $batch (@(for ($k = [math]::Max(2, $have); $k -lt $n; $k++) { "link add nic$k type dummy"; "link set nic$k up" }))
-            if ((Get-Item $batch).Length -gt 0) { $null = Invoke-InNetLab -Name $lab.LAB -Command @('ip', '-batch', $batch) }
-            New-Keyfile $nm.SYSTEM_CONNECTIONS_DIR $have ($n - $have)
+            $lines = if ($n -gt $have) { for ($k = $have; $k -lt $n; $k++) { "link add nic$k type dummy"; "link set nic$k up" } }
+                     else { for ($k = $n; $k -lt $have; $k++) { "link del nic$k" } }
+            if ($lines) {
+                Set-Content $batch $lines
+                $null = Invoke-InNetLab -Name $lab.LAB -Command @('ip', '-batch', $batch)
+            }
+            if ($n -gt $have) { New-Keyfile $nm.SYSTEM_CONNECTIONS_DIR $have ($n - $have) }
+            else { for ($k = $n; $k -lt $have; $k++) { Remove-Item (Join-Path $nm.SYSTEM_CONNECTIONS_DIR "nic$k.nmconnection") } }
             $null = Invoke-NetLabNmcli -Name $lab.LAB -Arguments @('connection', 'reload')
             $have = $n
             $run = Invoke-InNetLab -Name $lab.LAB -NetworkManager -TimeoutSec 600 -Command (@($Pwsh) + @('-NoProfile', '-NonInteractive', '-c', ($measure -f $Module, '/', $ScaleIterations)))
             if ($run.ExitCode -ne 0) { throw "pwsh in the lab exited $($run.ExitCode): $($run.StdErr)" }
-            $bySize[$n] = Read-Measure $run.Output
+            $bySize[$n].Add((Read-Measure $run.Output))
         }
         New-ScaleRow 'live (a network namespace with its own NetworkManager)' $bySize
     }
