@@ -47,9 +47,9 @@ if ($ReadyToRunPwsh) { $shells['ReadyToRun pwsh'] = @($Pwsh[0], $ReadyToRunPwsh)
 function Get-PwshInBox([string[]] $shell) { @('env', 'NO_COLOR=1', 'TERM=dumb') + $shell + @('-NoProfile', '-NonInteractive', '-Command') }
 
 function Invoke-Box([string] $Box, [string[]] $Command, [int] $Timeout = 600) {
-    $result = Invoke-TestBox -Name $Box -Command $Command -AllowFailure -TimeoutSeconds $Timeout
-    if ($result.ExitCode -ne 0) { throw "in box ${Box}: $($Command[-1]) exited $($result.ExitCode): $($result.Error)$($result.Output)" }
-    $result.Output
+    $result = Invoke-TestBox -Name $Box -Command $Command -AllowFailure -TimeoutSec $Timeout
+    if ($result.ExitCode -ne 0) { throw "in box ${Box}: $($Command[-1]) exited $($result.ExitCode): $($result.StdErr)$($result.StdOut)" }
+    $result.StdOut
 }
 
 function Get-WrittenFile([string] $Box, [double] $Since) {
@@ -65,7 +65,7 @@ function Get-WrittenFile([string] $Box, [double] $Since) {
     } | Where-Object {
         # A file gone from the box by now was a transient one of the machine's (someone's lock file), seen
         # through the overlay's lower layer while it existed.
-        (Invoke-TestBox -Name $Box -Command @('test', '-e', $_) -AllowFailure -TimeoutSeconds 30).ExitCode -eq 0
+        (Invoke-TestBox -Name $Box -Command @('test', '-e', $_) -AllowFailure -TimeoutSec 30).ExitCode -eq 0
     })
 }
 

@@ -8,8 +8,11 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1') -Force
+    # Discovery's variables do not reach the run: the lab checks are made again for BeforeAll and the Its.
+    $script:labSkip = Test-NetLabSupported
+    $script:nmSkip = Test-NetLabSupported -NetworkManager
     Import-Module (Get-KvmHostModulePath) -Force
-    $script:overlay = Join-Path $PSScriptRoot 'harness/bridge-etc-overlay.sh'
+    $script:privateEtc = Join-Path $PSScriptRoot 'harness/private-etc.sh'
 
     function Invoke-KvmHostInLab {
         # Runs $Script with the built module in ONE child pwsh inside the lab (host namespace, or next
@@ -35,7 +38,7 @@ function Answers([string] `$Address) {
 "@
         try {
             $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
-            if ($EtcOverlay) { $command = @('bash', $script:overlay, $EtcOverlay, '--') + $command }
+            if ($EtcOverlay) { $command = @('bash', $script:privateEtc, '--upper', $EtcOverlay, '--') + $command }
             $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec 400 }
                    else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec 400 }
             $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
@@ -240,12 +243,16 @@ Describe 'New-HostBridge' {
             if ($script:etc) { Remove-Item -Recurse -Force $script:etc -ErrorAction Ignore }
         }
 
-        It 'asks before moving the NIC with the default route, and a session that cannot prompt changes nothing' -Skip:([bool]$script:labSkip) {
+        It 'asks before moving the NIC with the default route, and a session that cannot prompt changes nothing' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Unconfirmed.Errors | Should -Contain 'BridgeConfirmationRequired,KvmHost.Commands.NewHostBridgeCommand'
             $script:story.AfterUnconfirmed.ifname | Should -Not -Contain 'br0'
         }
 
-        It 'rolls back a bridge that breaks the link (a wrong address) and the gateway answers again' -Skip:([bool]$script:labSkip) {
+        It 'rolls back a bridge that breaks the link (a wrong address) and the gateway answers again' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $broken = $script:story.Broken
             $broken.Errors | Should -Contain 'BridgeRolledBack,KvmHost.Commands.NewHostBridgeCommand'
             $broken.Results[0].RolledBack | Should -BeTrue
@@ -257,7 +264,9 @@ Describe 'New-HostBridge' {
             $script:story.FilesAfterBroken | Should -BeNullOrEmpty
         }
 
-        It 'bridges the veth with its address and MAC, and the gateway still answers' -Skip:([bool]$script:labSkip) {
+        It 'bridges the veth with its address and MAC, and the gateway still answers' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $good = $script:story.Good
             $good.Errors | Should -BeNullOrEmpty
             $good.Results[0].Active | Should -BeTrue
@@ -276,7 +285,9 @@ Describe 'New-HostBridge' {
             $script:story.PortFile -match '^IPADDR' | Should -BeNullOrEmpty
         }
 
-        It 'asked the same again runs nothing and reports Changed = False; Get-HostBridge sees it' -Skip:([bool]$script:labSkip) {
+        It 'asked the same again runs nothing and reports Changed = False; Get-HostBridge sees it' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Again.Results[0].Changed | Should -BeFalse
             @($script:story.Again.Results[0].LiveChanges).Count | Should -Be 0
             $listed = $script:story.Listed.Results[0]
@@ -285,7 +296,9 @@ Describe 'New-HostBridge' {
             $listed.Backend | Should -Be 'NetworkScripts'
         }
 
-        It 'Remove-HostBridge gives the NIC its address back and the gateway answers' -Skip:([bool]$script:labSkip) {
+        It 'Remove-HostBridge gives the NIC its address back and the gateway answers' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Removed.Errors | Should -BeNullOrEmpty
             $script:story.Removed.Results[0].Changed | Should -BeTrue
             $script:story.AfterRemoved.ifname | Should -Not -Contain 'br0'
@@ -325,7 +338,9 @@ Describe 'New-HostBridge' {
         }
         AfterAll { if ($script:nmLab) { Remove-NetLab -Name $script:nmLab.LAB } }
 
-        It 'bridges with keyfiles under a checkpoint and the gateway still answers' -Skip:([bool]$script:nmSkip) {
+        It 'bridges with keyfiles under a checkpoint and the gateway still answers' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $good = $script:nmStory.Good
             $good.Errors | Should -BeNullOrEmpty
             $good.Results[0].Backend | Should -Be 'NetworkManager'
@@ -342,11 +357,15 @@ Describe 'New-HostBridge' {
             $script:nmStory.PortKeyfile | Should -Match $(if ($legacy) { "master=br0`nslave-type=bridge" } else { "controller=br0`ninterface-name=\S+`nport-type=bridge" })
         }
 
-        It 'asked the same again changes nothing' -Skip:([bool]$script:nmSkip) {
+        It 'asked the same again changes nothing' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Again.Results[0].Changed | Should -BeFalse
         }
 
-        It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' -Skip:([bool]$script:nmSkip) {
+        It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Removed.Errors | Should -BeNullOrEmpty
             $script:nmStory.AfterRemoved.ifname | Should -Not -Contain 'br0'
             ($script:nmStory.AfterRemoved | Where-Object ifname -eq $script:nmLab.NIC).addr_info.local | Should -Contain $script:nmLab.HOST_IP
@@ -354,7 +373,9 @@ Describe 'New-HostBridge' {
             $script:nmStory.NicProfile | Should -Match "address1=$([regex]::Escape($script:nmLab.HOST_CIDR))"
         }
 
-        It 'rolls a broken bridge back through the checkpoint' -Skip:([bool]$script:nmSkip) {
+        It 'rolls a broken bridge back through the checkpoint' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $broken = $script:nmStory.Broken
             $broken.Errors | Should -Contain 'BridgeRolledBack,KvmHost.Commands.NewHostBridgeCommand'
             $broken.Results[0].RolledBack | Should -BeTrue

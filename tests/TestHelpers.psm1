@@ -3,6 +3,8 @@
     fixtures, and how to start a child pwsh (pwsh runs as a .NET tool, so the process is dotnet).
 #>
 $script:repo = Split-Path $PSScriptRoot -Parent
+# The harness's module owns what harness and tests share (how to start a child pwsh).
+Import-Module (Join-Path $PSScriptRoot 'harness/Harness.psm1')
 
 function Get-KvmHostModulePath {
     if ($env:KVMHOST_MODULE_PATH) { return $env:KVMHOST_MODULE_PATH }
@@ -57,9 +59,7 @@ function Get-TreeHash {
 
 function Get-PwshInvocation {
     <# The program and first arguments that start a child pwsh like this one (dotnet + pwsh.dll, or pwsh). #>
-    $process = [Environment]::ProcessPath
-    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { return @($process, (Join-Path $PSHOME 'pwsh.dll')) }
-    @($process)
+    Get-HarnessPwshCommand
 }
 
 function Test-IsRoot { (& id -u) -eq '0' }

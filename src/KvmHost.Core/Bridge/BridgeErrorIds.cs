@@ -1,5 +1,6 @@
 namespace KvmHost.Core.Platform;
 
+/// <summary>Error ids of the bridge area (New-/Get-/Remove-HostBridge, the ifcfg and keyfile editors).</summary>
 public static partial class ErrorIds
 {
     public const string InvalidInterfaceName = nameof(InvalidInterfaceName);
@@ -16,4 +17,7 @@ public static partial class ErrorIds
     public const string NetworkStateUnreadable = nameof(NetworkStateUnreadable);
     public const string CheckpointFailed = nameof(CheckpointFailed);
     public const string BridgeRolledBack = nameof(BridgeRolledBack);
+
+    /// <summary>An existing ifcfg file has a value the line-based editor cannot keep intact (a quote left open across lines).</summary>
+    public const string IfcfgFileMalformed = nameof(IfcfgFileMalformed);
 }

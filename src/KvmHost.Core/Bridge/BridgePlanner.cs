@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using KvmHost.Core.Platform;
 
 namespace KvmHost.Core.Bridge;
@@ -224,7 +223,7 @@ public static class BridgePlanner
         string? text = null;
         try { text = root.TryReadText("/etc/resolv.conf", 256 * 1024); } catch (KvmHostException) { }
         if (text is null) return [];
-        return text.Split('\n').Select(l => l.Trim().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        return text.Split('\n').Select(l => l.Trim().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
             .Where(w => w.Length >= 2 && w[0] == "nameserver").Select(w => BridgeConfigs.TryAddress(w[1])).OfType<IPAddress>()
             // systemd-resolved's stub and loopback resolvers are this host, not the network's servers.
             .Where(a => !IPAddress.IsLoopback(a)).Distinct().ToList();

@@ -7,7 +7,7 @@ namespace KvmHost.Core.Bridge;
 /// The network-scripts backend's live half: iproute2 commands that build the bridge, move the NIC's
 /// MAC, addresses and routes onto it, and, from the state captured before, put everything back.
 /// </summary>
-public sealed class IpRouteBridge(ICommandRunner runner, CancellationToken cancellationToken)
+internal sealed class IpRouteBridge(ICommandRunner runner, CancellationToken cancellationToken)
 {
     /// <summary>The commands that turn the state before into the bridge (also what -WhatIf lists).</summary>
     public static IReadOnlyList<string[]> Commands(BridgeSettings s, LivePlan plan)

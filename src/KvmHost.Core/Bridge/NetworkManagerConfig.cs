@@ -13,7 +13,7 @@ namespace KvmHost.Core.Bridge;
 /// order; groups in setting order). The NIC's previous profiles stay on disk with autoconnect=false
 /// (ifcfg ones with ONBOOT=no), so Remove-HostBridge and the backups can bring them back.
 /// </summary>
-public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
+internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
 {
     public const string Directory = "/etc/NetworkManager/system-connections";
     public const string RunDirectory = "/run/NetworkManager/system-connections";
@@ -27,6 +27,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
     public static string PortId(string bridge, string nic) => $"{bridge}-port-{nic}";
 
     /// <summary>A stable UUID per profile id (name-based, like NetworkManager's own generated ones), so a rerun renders the same file.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "A name-based (version 5) UUID is defined over SHA-1; nothing secret is hashed.")]
     public static string StableUuid(string id)
     {
         byte[] hash = SHA1.HashData(Encoding.UTF8.GetBytes("kvmhost-bridge:" + id));
@@ -252,26 +253,13 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
 
     private static string? ControllerOf(Keyfile file) => file.Get("connection", "controller") ?? file.Get("connection", "master");
 
-    private List<(string Path, Keyfile File)> ReadKeyfiles()
-    {
-        var result = new List<(string, Keyfile)>();
-        foreach (string directory in new[] { Directory, RunDirectory })
-        {
-            string hostDirectory = root.Resolve(directory);
-            if (!System.IO.Directory.Exists(hostDirectory)) continue;
-            foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory).Order(StringComparer.Ordinal))
-            {
-                string name = Path.GetFileName(hostPath);
-                // NetworkManager skips hidden files, backups and editor leftovers the same way.
-                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak")
-                    || name.EndsWith(".orig") || name.EndsWith(".rej") || name.EndsWith(".swp") || name.EndsWith(".tmp")) continue;
-                try
-                {
-                    if (root.TryReadText($"{directory}/{name}") is { } text) result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
-                }
-                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable) { }
-            }
-        }
-        return result;
-    }
+    private List<(string Path, Keyfile File)> ReadKeyfiles() =>
+        new[] { Directory, RunDirectory }.SelectMany(directory => root.ReadTextFiles(directory, IsProfileName))
+            .Select(f => (f.Path, Keyfile.Parse(f.Text))).ToList();
+
+    // NetworkManager skips hidden files, backups and editor leftovers the same way.
+    private static bool IsProfileName(string name) =>
+        !(name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak", StringComparison.Ordinal)
+          || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rej", StringComparison.Ordinal)
+          || name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal));
 }

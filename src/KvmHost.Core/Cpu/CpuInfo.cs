@@ -7,7 +7,7 @@ namespace KvmHost.Core.Cpu;
 /// (a 4096-CPU file is about 8 MB) is only counted. The text can arrive in chunks (<see cref="Reader"/>), so the
 /// file is parsed as it is read, in one pass, without ever being held whole.
 /// </summary>
-public sealed class CpuInfo
+internal sealed class CpuInfo
 {
     public string? VendorId { get; private set; }
     public string? ModelName { get; private set; }

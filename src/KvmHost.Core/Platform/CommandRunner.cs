@@ -11,6 +11,12 @@ public sealed record CommandRequest(string Program, IReadOnlyList<string> Argume
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// What to tell the admin when the program runs out of time. Only a caller whose timeout comes from the admin
+    /// (a cmdlet's -TimeoutSec) can say how to give it more; the default names what programs usually wait for.
+    /// </summary>
+    public string TimeoutHint { get; init; } = "Check what the program waits for (a lock, the network, a service), then run the command again.";
+
     /// <summary>Extra environment; a null value removes the variable.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; init; }
 
@@ -66,7 +72,7 @@ public interface ICommandRunner
     bool IsAvailable(string program);
 }
 
-public sealed class CommandRunner : ICommandRunner
+public sealed partial class CommandRunner : ICommandRunner
 {
     private readonly Action<string>? _log;
     private int _started;
@@ -74,7 +80,7 @@ public sealed class CommandRunner : ICommandRunner
     /// <param name="log">Receives the exact command line before each start (the cmdlets pass Write-Verbose).</param>
     public CommandRunner(Action<string>? log = null) => _log = log;
 
-    /// <summary>How many processes this runner started: the benchmarks count work done on a converged host.</summary>
+    /// <summary>How many processes this runner started (the tests check that a run started what it should).</summary>
     public int StartedCount => _started;
 
     public bool IsAvailable(string program) => FindOnPath(program) is not null;
@@ -85,33 +91,27 @@ public sealed class CommandRunner : ICommandRunner
         string? executable = FindOnPath(request.Program)
             ?? throw NotFound(request.Program, null);
 
-        var startInfo = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (string argument in request.Arguments) startInfo.ArgumentList.Add(argument);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
+            environment[(string)variable.Key] = (string?)variable.Value ?? string.Empty;
         // Parsed output must not depend on the admin's language.
-        startInfo.Environment["LC_ALL"] = "C";
+        environment["LC_ALL"] = "C";
         if (request.Environment is not null)
             foreach (var (key, value) in request.Environment)
-                if (value is null) startInfo.Environment.Remove(key); else startInfo.Environment[key] = value;
+                if (value is null) environment.Remove(key); else environment[key] = value;
 
         _log?.Invoke($"Running: {request.CommandLine} (timeout {request.Timeout.TotalSeconds:0} s)");
         var clock = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = startInfo };
+        ChildProcess process;
         try
         {
-            process.Start();
+            process = ChildProcess.Start(executable, request.Arguments, environment);
         }
         catch (Win32Exception e)
         {
             throw NotFound(request.Program, e);
         }
+        using var started = process;
         Interlocked.Increment(ref _started);
 
         // Lines arrive on reader threads; they are handed to the caller's thread so callbacks may write
@@ -121,8 +121,9 @@ public sealed class CommandRunner : ICommandRunner
         var stderr = new StringBuilder();
         var readers = new[]
         {
-            Task.Run(() => Pump(process.StandardOutput, false, lines)),
-            Task.Run(() => Pump(process.StandardError, true, lines)),
+            // Not cancellable: the pipes are drained until the process is gone, so it never blocks on a full pipe.
+            Task.Run(() => Pump(process.StandardOutput, false, lines), CancellationToken.None),
+            Task.Run(() => Pump(process.StandardError, true, lines), CancellationToken.None),
         };
         _ = Task.WhenAll(readers).ContinueWith(_ => Complete(lines), TaskScheduler.Default);
         try
@@ -147,21 +148,20 @@ public sealed class CommandRunner : ICommandRunner
                 request.OnOutputLine?.Invoke(item.Line!);
             }
             TimeSpan remaining = request.Timeout - clock.Elapsed;
-            if (!process.WaitForExit(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero)) throw new TimeoutException();
-            process.WaitForExit(); // flushes the async state after the timed wait
+            if (!process.WaitForExit(remaining)) throw new TimeoutException();
         }
         catch (TimeoutException)
         {
-            Kill(process);
+            process.KillTree();
             throw new KvmHostException(ErrorIds.CommandTimedOut, FailureKind.OperationTimeout,
                 $"'{request.CommandLine}' did not finish within {request.Timeout.TotalSeconds:0} s and was stopped.",
-                request.Program, "Check what the program waits for (a lock, the network), or raise -TimeoutSec.");
+                request.Program, request.TimeoutHint);
         }
         catch (OperationCanceledException)
         {
-            if (request.InterruptGracePeriod > TimeSpan.Zero && NativeMethods.Interrupt(process.Id))
+            if (request.InterruptGracePeriod > TimeSpan.Zero && process.Interrupt())
                 process.WaitForExit(request.InterruptGracePeriod);
-            Kill(process);
+            process.KillTree();
             throw;
         }
         return new CommandResult(request, process.ExitCode, stdout.ToString(), stderr.ToString(), clock.Elapsed);
@@ -182,12 +182,6 @@ public sealed class CommandRunner : ICommandRunner
     {
         try { sink.CompleteAdding(); }
         catch (ObjectDisposedException) { }
-    }
-
-    private static void Kill(Process process)
-    {
-        try { process.Kill(entireProcessTree: true); process.WaitForExit(5000); }
-        catch (InvalidOperationException) { /* already gone */ }
     }
 
     private static KvmHostException NotFound(string program, Exception? inner) =>

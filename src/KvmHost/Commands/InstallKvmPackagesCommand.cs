@@ -10,7 +10,7 @@ namespace KvmHost.Commands;
 /// Takes Test-KvmCpuSupport's answer from the pipeline; its objects pipe into Enable-Libvirtd.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Install, "KvmPackages", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(KvmPackage))]
+[OutputType(typeof(KvmPackageResult))]
 public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
 {
     private readonly List<KvmCpuSupport> _cpuAnswers = [];
@@ -62,18 +62,17 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
         if (plan.Install is null)
         {
             WriteVerbose($"{Release}: {string.Join(", ", names)} all installed; {installer.PackageManager} not started.");
-            foreach (var package in plan.Before) WriteObject(package);
+            foreach (var package in PackageInstaller.Preview(plan, WhatIfRequested)) WriteObject(package);
             return;
         }
-        string action = plan.EnableModule is null ? plan.Install.CommandLine : $"{plan.EnableModule.CommandLine}, then {plan.Install.CommandLine}";
-        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, action))
+        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, string.Join(", then ", plan.Steps)))
         {
-            foreach (var package in plan.Before) WriteObject(PackageInstaller.AsWouldInstall(package));
+            foreach (var package in PackageInstaller.Preview(plan, whatIf: true)) WriteObject(package);
             return;
         }
 
         installer.RequireRoot(plan);
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromMinutes(5), Cancellation);
+        using var hostLock = LockHost(HostLock.PackageTransactionWait);
         // Planned again under the lock: a parallel run may have installed some of it meanwhile.
         plan = installer.Plan(names, options, Cancellation);
         var progress = new ProgressRecord(1, $"Installing {plan.Missing.Count} package(s) with {installer.PackageManager}", "Resolving dependencies");

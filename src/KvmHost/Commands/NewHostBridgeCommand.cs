@@ -74,7 +74,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         Privileges.RequireRootFor(HostRoot, $"Bridging {request.Interface} into {request.Name}");
         var backend = bound.ContainsKey(nameof(Backend)) ? Backend : Release.BridgeBackend;
 
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        using var hostLock = LockHost();
         LiveNetworkState? live = HostRoot.IsLive ? new LiveNetworkReader(Runner).Read(Cancellation) : null;
         var config = BridgeConfigs.For(backend, HostRoot, UsesNewNetworkManagerNames(backend));
         var plan = BridgePlanner.Plan(request, HostRoot, config, live, Environment.GetEnvironmentVariable("SSH_CONNECTION"));

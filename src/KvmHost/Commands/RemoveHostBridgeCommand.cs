@@ -30,7 +30,7 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
         Privileges.RequireRootFor(HostRoot, $"Removing the bridge {name}");
         var backend = MyInvocation.BoundParameters.ContainsKey(nameof(Backend)) ? Backend : (BridgeBackend?)null;
 
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        using var hostLock = LockHost();
         LiveNetworkState? live = HostRoot.IsLive ? new LiveNetworkReader(Runner).Read(Cancellation) : null;
         var configs = new List<IBridgeConfig>();
         var order = backend is { } only ? [only] : new[] { PreferredBackend(), PreferredBackend() == BridgeBackend.NetworkScripts ? BridgeBackend.NetworkManager : BridgeBackend.NetworkScripts };

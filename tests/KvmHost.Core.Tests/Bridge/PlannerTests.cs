@@ -76,7 +76,7 @@ public class PlannerTests
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkManagerConfig(scratch.Root, false), null, null);
         Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Addresses.Select(a => a.ToString()));
         Assert.Equal(4, plan.Settings.DnsServers.Count);
-        var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous"));
+        var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous", StringComparison.Ordinal));
         Assert.Contains("type=ethernet\nautoconnect=false\ninterface-name=eth0\n", disabled.File.Content);
         Assert.Contains("route4=3.3.3.3/6,0.0.0.0,4\nroute4_options=cwnd=10,mtu=1492,src=1.2.3.4,weight=5\n", disabled.File.Content);
     }
