@@ -14,8 +14,8 @@
 #>
 param(
     [Parameter(Mandatory)] [string] $Module,
-    [int] $Guests = 200,
-    [int] $Rounds = 11,
+    [int] $GuestCount = 200,
+    [int] $ListRounds = 11,
     [int] $DominfoRounds = 2,
     [int] $LifecycleRounds = 7
 )
@@ -26,7 +26,7 @@ $repo = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $repo 'tests/harness/Harness.psm1'), (Join-Path $repo 'tests/harness/GuestLab.psm1') -Force
 
 $reason = Test-GuestLabSupported
-if ($reason) { Write-Warning "Guests suite skipped: $reason"; return }
+if ($reason) { return [pscustomobject]@{ Skipped = "Guests suite skipped: $reason" } }
 Import-Module $Module -Force
 
 function Measure-Milliseconds([scriptblock] $Action) {
@@ -46,7 +46,7 @@ try {
     $definitions = Join-Path $lab.Directory 'bench-guests'
     $null = New-Item -ItemType Directory -Path $definitions
     $commands = [Text.StringBuilder]::new()
-    foreach ($i in 1..$Guests) {
+    foreach ($i in 1..$GuestCount) {
         $name = 'bench{0:d3}' -f $i
         [IO.File]::WriteAllText("$definitions/$name.xml", (New-LabGuestXml -Lab $lab -Name $name -Volume "$name.qcow2"))
         $null = $commands.Append("vol-create-as default $name.qcow2 16M --format qcow2; define $definitions/$name.xml; ")
@@ -55,14 +55,14 @@ try {
     $null = New-LabGuest -Lab $lab -Name bench-life -DiskSizeMiB 0
 
     $listed = @(Get-KvmGuest -Uri $lab.Uri 'bench[0-9]*')
-    if ($listed.Count -ne $Guests -or @($listed | Where-Object { $null -eq $_.Disks[0].CapacityBytes }).Count) {
-        throw "Get-KvmGuest read $($listed.Count) of $Guests guests, or some without their disk sizes"
+    if ($listed.Count -ne $GuestCount -or @($listed | Where-Object { $null -eq $_.Disks[0].CapacityBytes }).Count) {
+        throw "Get-KvmGuest read $($listed.Count) of $GuestCount guests, or some without their disk sizes"
     }
     foreach ($i in 1..3) { $null = Get-KvmGuest -Uri $lab.Uri; Invoke-Virsh list, --all | Out-Null }
 
     $kvm = [Collections.Generic.List[double]]::new()
     $list = [Collections.Generic.List[double]]::new()
-    foreach ($round in 1..$Rounds) {
+    foreach ($round in 1..$ListRounds) {
         $kvm.Add((Measure-Milliseconds { $null = Get-KvmGuest -Uri $lab.Uri }))
         $list.Add((Measure-Milliseconds { $null = & virsh -c $lab.Uri list --all }))
     }
@@ -108,18 +108,18 @@ try {
     $startDelta = (Get-Median $kvmStart) - (Get-Median $virshStart)
     $stopDelta = (Get-Median $kvmStop) - (Get-Median $virshStop)
     [pscustomobject]@{
-        Benchmark = "Warm: Get-KvmGuest over $Guests defined guests (each with a volume) vs one 'virsh list --all' process"
+        Benchmark = "Warm: Get-KvmGuest over $GuestCount defined guests (each with a volume) vs one 'virsh list --all' process"
         Baseline = '{0:N1} ms' -f $listMs; KvmHost = '{0:N1} ms' -f $kvmMs
-        Ratio = '{0:N3}' -f ($kvmMs / $listMs); Target = '< 1 (faster)'; TargetRatio = 1; Label = "Get-KvmGuest, $Guests guests, vs virsh list --all"
+        Ratio = '{0:N3}' -f ($kvmMs / $listMs); Target = '< 1 (faster)'; TargetRatio = 1; Label = "Get-KvmGuest, $GuestCount guests, vs virsh list --all"
         Met = $kvmMs -lt $listMs
-        Note = "median of $Rounds alternating samples; Get-KvmGuest also reads every guest's XML, disk sizes and autostart, which virsh list does not"
+        Note = "median of $ListRounds alternating samples; Get-KvmGuest also reads every guest's XML, disk sizes and autostart, which virsh list does not"
     }
     [pscustomobject]@{
-        Benchmark = "Warm: Get-KvmGuest over $Guests guests vs 'virsh dominfo' for each guest"
+        Benchmark = "Warm: Get-KvmGuest over $GuestCount guests vs 'virsh dominfo' for each guest"
         Baseline = '{0:N0} ms' -f $dominfoMs; KvmHost = '{0:N1} ms' -f $kvmAgainMs
-        Ratio = '{0:N4}' -f ($kvmAgainMs / $dominfoMs); Target = '>= 20x faster'; TargetRatio = 0.05; Label = "Get-KvmGuest vs virsh dominfo x $Guests"
+        Ratio = '{0:N4}' -f ($kvmAgainMs / $dominfoMs); Target = '>= 20x faster'; TargetRatio = 0.05; Label = "Get-KvmGuest vs virsh dominfo x $GuestCount"
         Met = ($kvmAgainMs / $dominfoMs) -le 0.05
-        Note = "{0:N0}x faster; median of $DominfoRounds rounds of $Guests virsh processes each" -f ($dominfoMs / $kvmAgainMs)
+        Note = "{0:N0}x faster; median of $DominfoRounds rounds of $GuestCount virsh processes each" -f ($dominfoMs / $kvmAgainMs)
     }
     [pscustomobject]@{
         Benchmark = 'Start-KvmGuest vs virsh start on the same guest (TCG, no disk)'
@@ -136,7 +136,7 @@ try {
         Note = "{0:+0;-0} ms; medians of $LifecycleRounds alternating rounds" -f $stopDelta
     }
     [pscustomobject]@{
-        Benchmark = "Memory (RSS after a full GC) of a new pwsh that imported KvmHost vs one that also listed the $Guests guests three times"
+        Benchmark = "Memory (RSS after a full GC) of a new pwsh that imported KvmHost vs one that also listed the $GuestCount guests three times"
         Baseline = '{0:N1} MiB' -f $memory[0]; KvmHost = '{0:N1} MiB' -f $memory[1]
         Ratio = '{0:N3}' -f ($memory[1] / $memory[0]); Target = '(reported)'; TargetRatio = $null; Label = 'pwsh memory after listing guests'
         Met = $null
