@@ -5,19 +5,20 @@
     Returns benchmark rows.
 .DESCRIPTION
     A guest lab (tests/harness/GuestLab.psm1: a throw-away libvirtd in its own namespaces) with N guests
-    defined, each with a 16 MiB qcow2 volume of the default pool, as an admin's guests have disks; they
-    need not run. Get-KvmGuest runs warm, in this process (the module imported and called a few times
-    first), against one `virsh list --all` process and against `virsh dominfo` for every guest (what a
-    script scraping virsh does to get each guest's memory and CPUs). Samples of the two sides alternate so
-    load drift hits both alike; the figures are medians. Needs root, libvirtd and QEMU (the lab's reasons
-    otherwise).
+    defined, each with a 16 MiB qcow2 disk as virt-install makes one (a file in the default pool's folder,
+    <disk type='file'>); they need not run. Get-KvmGuest runs warm, in this process (the module imported and
+    called a few times first), against one `virsh list --all` process and against `virsh dominfo` for every
+    guest (what a script scraping virsh does to get each guest's memory and CPUs). Then the same list in a
+    second lab whose guests' disks are pool volumes (<disk type='volume'>), whose sizes libvirt gives only one
+    call per volume while the guest is off. Samples of the two sides alternate so load drift hits both alike;
+    the figures are medians. Needs root, libvirtd and QEMU (the lab's reasons otherwise).
 #>
 param(
     [Parameter(Mandatory)] [string] $Module,
     [int] $GuestCount = 200,
     [int] $ListRounds = 11,
     [int] $DominfoRounds = 2,
-    [int] $LifecycleRounds = 7
+    [int] $LifecycleRounds = 15
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -40,34 +41,55 @@ function Invoke-Virsh([string[]] $Arguments) {
     if ($LASTEXITCODE -ne 0) { throw "virsh $Arguments failed: $output" }
 }
 
-$lab = Start-GuestLab
-try {
-    # One virsh process defines them all (a fixture step, not measured).
-    $definitions = Join-Path $lab.Directory 'bench-guests'
-    $null = New-Item -ItemType Directory -Path $definitions
+function Add-BenchGuest([pscustomobject] $Lab, [ValidateSet('File', 'Volume')] [string] $Disk) {
+    # One virsh process defines them all (a fixture step, not measured). Either way the image is a qcow2 in the
+    # default pool's folder; a file disk names its path, a volume disk the pool and the volume.
+    $definitions = Join-Path $Lab.Directory 'bench-guests'
+    $null = New-Item -ItemType Directory -Path $definitions -Force
     $commands = [Text.StringBuilder]::new()
     foreach ($i in 1..$GuestCount) {
         $name = 'bench{0:d3}' -f $i
-        [IO.File]::WriteAllText("$definitions/$name.xml", (New-LabGuestXml -Lab $lab -Name $name -Volume "$name.qcow2"))
+        $xml = if ($Disk -eq 'Volume') { New-LabGuestXml -Lab $Lab -Name $name -Volume "$name.qcow2" } else {
+            (New-LabGuestXml -Lab $Lab -Name $name) -replace '<devices>', ("<devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>" +
+                "<source file='$($Lab.LabImagesPath)/$name.qcow2'/><target dev='vda' bus='virtio'/></disk>")
+        }
+        [IO.File]::WriteAllText("$definitions/$name.xml", $xml)
         $null = $commands.Append("vol-create-as default $name.qcow2 16M --format qcow2; define $definitions/$name.xml; ")
     }
-    $null = Invoke-HarnessProcess virsh @('-q', '-c', $lab.Uri, $commands.ToString()) -TimeoutSec 900
-    $null = New-LabGuest -Lab $lab -Name bench-life -DiskSizeMiB 0
-
-    $listed = @(Get-KvmGuest -Uri $lab.Uri 'bench[0-9]*')
-    if ($listed.Count -ne $GuestCount -or @($listed | Where-Object { $null -eq $_.Disks[0].CapacityBytes }).Count) {
-        throw "Get-KvmGuest read $($listed.Count) of $GuestCount guests, or some without their disk sizes"
+    $null = Invoke-HarnessProcess virsh @('-q', '-c', $Lab.Uri, $commands.ToString()) -TimeoutSec 900
+    $listed = @(Get-KvmGuest -Uri $Lab.Uri 'bench[0-9]*')
+    if ($listed.Count -ne $GuestCount -or @($listed | Where-Object { $_.Disks[0].CapacityBytes -ne 16MB }).Count) {
+        throw "Get-KvmGuest read $($listed.Count) of $GuestCount guests, or some without their disk's size"
     }
-    foreach ($i in 1..3) { $null = Get-KvmGuest -Uri $lab.Uri; Invoke-Virsh list, --all | Out-Null }
+    $listed
+}
 
+function Measure-List([pscustomobject] $Lab) {
+    foreach ($i in 1..3) { $null = Get-KvmGuest -Uri $Lab.Uri; Invoke-Virsh list, --all | Out-Null }
     $kvm = [Collections.Generic.List[double]]::new()
     $list = [Collections.Generic.List[double]]::new()
     foreach ($round in 1..$ListRounds) {
-        $kvm.Add((Measure-Milliseconds { $null = Get-KvmGuest -Uri $lab.Uri }))
-        $list.Add((Measure-Milliseconds { $null = & virsh -c $lab.Uri list --all }))
+        $kvm.Add((Measure-Milliseconds { $null = Get-KvmGuest -Uri $Lab.Uri }))
+        $list.Add((Measure-Milliseconds { $null = & virsh -c $Lab.Uri list --all }))
     }
-    $kvmMs = Get-Median $kvm
-    $listMs = Get-Median $list
+    (Get-Median $kvm), (Get-Median $list)
+}
+
+$volumeLab = Start-GuestLab
+try {
+    $lab = $volumeLab
+    $null = Add-BenchGuest -Lab $volumeLab -Disk Volume
+    $volumeKvmMs, $volumeListMs = Measure-List $volumeLab
+}
+finally {
+    Stop-GuestLab $volumeLab
+}
+
+$lab = Start-GuestLab
+try {
+    $listed = Add-BenchGuest -Lab $lab -Disk File
+    $null = New-LabGuest -Lab $lab -Name bench-life -DiskSizeMiB 0
+    $kvmMs, $listMs = Measure-List $lab
 
     $dominfo = [Collections.Generic.List[double]]::new()
     $kvmAgain = [Collections.Generic.List[double]]::new()
@@ -108,11 +130,18 @@ try {
     $startDelta = (Get-Median $kvmStart) - (Get-Median $virshStart)
     $stopDelta = (Get-Median $kvmStop) - (Get-Median $virshStop)
     [pscustomobject]@{
-        Benchmark = "Warm: Get-KvmGuest over $GuestCount defined guests (each with a volume) vs one 'virsh list --all' process"
+        Benchmark = "Warm: Get-KvmGuest over $GuestCount defined guests (a qcow2 file disk each, as virt-install makes them) vs one 'virsh list --all' process"
         Baseline = '{0:N1} ms' -f $listMs; KvmHost = '{0:N1} ms' -f $kvmMs
         Ratio = '{0:N3}' -f ($kvmMs / $listMs); Target = '< 1 (faster)'; TargetRatio = 1; Label = "Get-KvmGuest, $GuestCount guests, vs virsh list --all"
         Met = $kvmMs -lt $listMs
         Note = "median of $ListRounds alternating samples; Get-KvmGuest also reads every guest's XML, disk sizes and autostart, which virsh list does not"
+    }
+    [pscustomobject]@{
+        Benchmark = "Warm: the same with pool-volume disks (<disk type='volume'>): one more call per guest that is off"
+        Baseline = '{0:N1} ms' -f $volumeListMs; KvmHost = '{0:N1} ms' -f $volumeKvmMs
+        Ratio = '{0:N3}' -f ($volumeKvmMs / $volumeListMs); Target = '< 1 (faster)'; TargetRatio = 1; Label = "Get-KvmGuest, $GuestCount volume-disk guests, vs virsh list --all"
+        Met = $volumeKvmMs -lt $volumeListMs
+        Note = "median of $ListRounds alternating samples in a second lab; libvirt gives a volume's sizes only through the storage pool, one call each"
     }
     [pscustomobject]@{
         Benchmark = "Warm: Get-KvmGuest over $GuestCount guests vs 'virsh dominfo' for each guest"

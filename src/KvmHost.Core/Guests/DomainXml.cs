@@ -1,5 +1,4 @@
 using System.Xml;
-using System.Xml.Linq;
 
 namespace KvmHost.Core.Guests;
 
@@ -32,36 +31,142 @@ internal sealed record DomainXml
     /// <summary>The guest has a QEMU guest agent channel whose agent is connected right now (live XML only).</summary>
     public bool AgentConnected { get; init; }
 
+    private static readonly XmlReaderSettings Settings = new()
+    {
+        DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, IgnoreComments = true, IgnoreWhitespace = true,
+        IgnoreProcessingInstructions = true,
+    };
+
+    /// <summary>
+    /// One forward pass with an XmlReader: a live domain XML is mostly controllers and addresses nobody here
+    /// reads, so building a tree of it cost Get-KvmGuest more than libvirt took to send it.
+    /// </summary>
     public static DomainXml Parse(string xml)
     {
-        var settings = new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, IgnoreComments = true };
-        XElement domain;
         try
         {
-            using var reader = XmlReader.Create(new StringReader(xml), settings);
-            domain = XElement.Load(reader);
+            using var reader = XmlReader.Create(new StringReader(xml), Settings);
+            reader.MoveToContent();
+            if (reader.NodeType != XmlNodeType.Element || reader.LocalName != "domain")
+                throw new InvalidDataException($"Expected a <domain> document, got <{reader.LocalName}>.");
+            var parsed = new Builder();
+            foreach (var child in Children(reader))
+            {
+                switch (child.LocalName)
+                {
+                    case "memory": parsed.MemoryKiB = Kibibytes(child.GetAttribute("unit"), child.ReadElementContentAsString()); break;
+                    case "currentMemory": parsed.CurrentMemoryKiB = Kibibytes(child.GetAttribute("unit"), child.ReadElementContentAsString()); break;
+                    case "vcpu":
+                        string? current = child.GetAttribute("current");
+                        parsed.Vcpus = ParseInt(child.ReadElementContentAsString());
+                        parsed.CurrentVcpus = ParseInt(current) ?? parsed.Vcpus;
+                        break;
+                    case "description": parsed.Description = NullIfEmpty(child.ReadElementContentAsString()); break;
+                    case "metadata": parsed.OsInfoId = ReadOsInfoId(child); break;
+                    case "devices": Devices(child, parsed); break;
+                    default: child.Skip(); break;
+                }
+            }
+            return parsed.Build();
         }
         catch (XmlException e)
         {
             throw new InvalidDataException($"The domain XML is not well-formed: {e.Message}", e);
         }
-        if (domain.Name.LocalName != "domain") throw new InvalidDataException($"Expected a <domain> document, got <{domain.Name.LocalName}>.");
+    }
 
-        XElement? devices = domain.Element("devices");
-        XElement? vcpu = domain.Element("vcpu");
-        return new DomainXml
+    /// <summary>
+    /// The child elements of the element the reader is on, each with the reader on it. The caller consumes each
+    /// (ReadElementContentAsString, Skip, or reading inside it); what it leaves is skipped. Ends past the parent.
+    /// </summary>
+    private static IEnumerable<XmlReader> Children(XmlReader reader)
+    {
+        if (reader.IsEmptyElement)
         {
-            MemoryKiB = Kibibytes(domain.Element("memory")),
-            CurrentMemoryKiB = Kibibytes(domain.Element("currentMemory")),
-            Vcpus = ParseInt(vcpu?.Value),
-            CurrentVcpus = ParseInt(vcpu?.Attribute("current")?.Value) ?? ParseInt(vcpu?.Value),
-            Description = NullIfEmpty(domain.Element("description")?.Value),
-            OsInfoId = NullIfEmpty(domain.Element("metadata")?.Element(XName.Get("libosinfo", LibosinfoNamespace))
-                ?.Element(XName.Get("os", LibosinfoNamespace))?.Attribute("id")?.Value),
-            Disks = devices?.Elements("disk").Select(ParseDisk).ToArray() ?? [],
-            Interfaces = devices?.Elements("interface").Select(ParseInterface).ToArray() ?? [],
-            AgentConnected = devices?.Elements("channel").Select(c => c.Element("target"))
-                .Any(t => t?.Attribute("name")?.Value == GuestAgentChannel && t.Attribute("state")?.Value == "connected") ?? false,
+            reader.Read();
+            yield break;
+        }
+        int depth = reader.Depth;
+        reader.Read();
+        while (!reader.EOF && reader.Depth > depth)
+        {
+            if (reader.NodeType != XmlNodeType.Element)
+            {
+                reader.Read();
+                continue;
+            }
+            int childDepth = reader.Depth;
+            var line = (IXmlLineInfo)reader;
+            (int Line, int Column) at = (line.LineNumber, line.LinePosition);
+            yield return reader;
+            // The caller left the reader on the child (it read only attributes) or inside it: move past the child's end.
+            if (reader.Depth > childDepth || (reader.Depth == childDepth && (line.LineNumber, line.LinePosition) == at))
+                reader.Skip();
+        }
+        if (reader.NodeType == XmlNodeType.EndElement && reader.Depth == depth) reader.Read();
+    }
+
+    private static string? ReadOsInfoId(XmlReader metadata)
+    {
+        string? id = null;
+        foreach (var entry in Children(metadata))
+            if (entry.LocalName == "libosinfo" && entry.NamespaceURI == LibosinfoNamespace)
+                foreach (var os in Children(entry))
+                    if (os.LocalName == "os" && os.NamespaceURI == LibosinfoNamespace) id ??= NullIfEmpty(os.GetAttribute("id"));
+        return id;
+    }
+
+    private static void Devices(XmlReader devices, Builder parsed)
+    {
+        foreach (var device in Children(devices))
+        {
+            switch (device.LocalName)
+            {
+                case "disk": parsed.Disks.Add(ParseDisk(device.GetAttribute("type") ?? "file", device.GetAttribute("device") ?? "disk", Attributes(device))); break;
+                case "interface": parsed.Interfaces.Add(ParseInterface(device.GetAttribute("type") ?? "unknown", Attributes(device))); break;
+                case "channel":
+                    var target = Attributes(device).GetValueOrDefault("target");
+                    if (target is not null && target.GetValueOrDefault("name") == GuestAgentChannel && target.GetValueOrDefault("state") == "connected")
+                        parsed.AgentConnected = true;
+                    break;
+                default: device.Skip(); break;
+            }
+        }
+    }
+
+    /// <summary>The attributes of each direct child element (the first of a name): a backing store's own &lt;source&gt; is one level deeper and ignored.</summary>
+    private static Dictionary<string, Dictionary<string, string>> Attributes(XmlReader element)
+    {
+        var children = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+        foreach (var child in Children(element))
+        {
+            if (children.ContainsKey(child.LocalName)) continue;
+            var attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (child.MoveToFirstAttribute())
+            {
+                do attributes.TryAdd(child.LocalName, child.Value);
+                while (child.MoveToNextAttribute());
+                child.MoveToElement();
+            }
+            children[child.LocalName] = attributes;
+        }
+        return children;
+    }
+
+    /// <summary>What the pass collects, turned into the immutable record at the end.</summary>
+    private sealed class Builder
+    {
+        public long? MemoryKiB, CurrentMemoryKiB;
+        public int? Vcpus, CurrentVcpus;
+        public string? Description, OsInfoId;
+        public bool AgentConnected;
+        public List<DomainDisk> Disks { get; } = [];
+        public List<DomainInterface> Interfaces { get; } = [];
+
+        public DomainXml Build() => new()
+        {
+            MemoryKiB = MemoryKiB, CurrentMemoryKiB = CurrentMemoryKiB, Vcpus = Vcpus, CurrentVcpus = CurrentVcpus,
+            Description = Description, OsInfoId = OsInfoId, AgentConnected = AgentConnected, Disks = Disks, Interfaces = Interfaces,
         };
     }
 
@@ -77,48 +182,49 @@ internal sealed record DomainXml
         return parts.Length >= 2 ? parts[^2] + parts[^1] : parts.Length == 1 ? parts[0] : null;
     }
 
-    private static DomainDisk ParseDisk(XElement disk)
+    private static DomainDisk ParseDisk(string type, string device, Dictionary<string, Dictionary<string, string>> children)
     {
-        XElement? source = disk.Element("source");
-        string type = disk.Attribute("type")?.Value ?? "file";
+        var source = children.GetValueOrDefault("source");
+        string? Source(string name) => source?.GetValueOrDefault(name);
         string? where = type switch
         {
-            "file" => source?.Attribute("file")?.Value,
-            "block" => source?.Attribute("dev")?.Value,
-            "dir" => source?.Attribute("dir")?.Value,
-            "volume" => source is null ? null : $"{source.Attribute("pool")?.Value}/{source.Attribute("volume")?.Value}",
-            "network" => source is null ? null : $"{source.Attribute("protocol")?.Value}:{source.Attribute("name")?.Value}",
-            _ => source?.Attributes().FirstOrDefault()?.Value,
+            "file" => Source("file"),
+            "block" => Source("dev"),
+            "dir" => Source("dir"),
+            "volume" => source is null ? null : $"{Source("pool")}/{Source("volume")}",
+            "network" => source is null ? null : $"{Source("protocol")}:{Source("name")}",
+            _ => source?.Values.FirstOrDefault(),
         };
+        var target = children.GetValueOrDefault("target");
         return new DomainDisk(
-            Target: disk.Element("target")?.Attribute("dev")?.Value ?? string.Empty,
-            Device: disk.Attribute("device")?.Value ?? "disk",
-            Bus: disk.Element("target")?.Attribute("bus")?.Value,
+            Target: target?.GetValueOrDefault("dev") ?? string.Empty,
+            Device: device,
+            Bus: target?.GetValueOrDefault("bus"),
             Type: type,
             Source: NullIfEmpty(where),
-            Format: disk.Element("driver")?.Attribute("type")?.Value,
-            ReadOnly: disk.Element("readonly") is not null,
-            Pool: type == "volume" ? source?.Attribute("pool")?.Value : null,
-            Volume: type == "volume" ? source?.Attribute("volume")?.Value : null);
+            Format: children.GetValueOrDefault("driver")?.GetValueOrDefault("type"),
+            ReadOnly: children.ContainsKey("readonly"),
+            Pool: type == "volume" ? Source("pool") : null,
+            Volume: type == "volume" ? Source("volume") : null);
     }
 
-    private static DomainInterface ParseInterface(XElement nic)
+    private static DomainInterface ParseInterface(string type, Dictionary<string, Dictionary<string, string>> children)
     {
-        XElement? source = nic.Element("source");
+        var source = children.GetValueOrDefault("source");
         return new DomainInterface(
-            Type: nic.Attribute("type")?.Value ?? "unknown",
-            MacAddress: nic.Element("mac")?.Attribute("address")?.Value?.ToLowerInvariant(),
-            Bridge: source?.Attribute("bridge")?.Value,
-            Network: source?.Attribute("network")?.Value,
-            Model: nic.Element("model")?.Attribute("type")?.Value,
-            Device: nic.Element("target")?.Attribute("dev")?.Value);
+            Type: type,
+            MacAddress: children.GetValueOrDefault("mac")?.GetValueOrDefault("address")?.ToLowerInvariant(),
+            Bridge: source?.GetValueOrDefault("bridge"),
+            Network: source?.GetValueOrDefault("network"),
+            Model: children.GetValueOrDefault("model")?.GetValueOrDefault("type"),
+            Device: children.GetValueOrDefault("target")?.GetValueOrDefault("dev"));
     }
 
     /// <summary>A libvirt scaled integer (&lt;memory unit='KiB'&gt;) in KiB; libvirt writes KiB, but a hand-written unit is honoured.</summary>
-    private static long? Kibibytes(XElement? element)
+    private static long? Kibibytes(string? unit, string text)
     {
-        if (element is null || !long.TryParse(element.Value.Trim(), out long value) || value < 0) return null;
-        long bytesPerUnit = (element.Attribute("unit")?.Value ?? "KiB") switch
+        if (!long.TryParse(text.Trim(), out long value) || value < 0) return null;
+        long bytesPerUnit = (unit ?? "KiB") switch
         {
             "b" or "bytes" => 1,
             "KB" => 1000,

@@ -103,6 +103,29 @@ public class DomainXmlTests
     }
 
     [Fact]
+    public void Takes_each_disks_own_source_not_its_backing_stores_and_reads_every_sibling()
+    {
+        var xml = DomainXml.Parse("""
+            <domain type='kvm'><name>a</name><!-- a comment -->
+              <devices>
+                <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/img/top.qcow2'/>
+                  <backingStore type='file'><format type='raw'/><source file='/img/base.raw'/></backingStore>
+                  <target dev='vda' bus='virtio'/></disk>
+                <disk type='file' device='disk'><source file='/img/second.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+                <interface type='bridge'><source bridge='br0'/><mac address='52:54:00:AA:BB:CC'/></interface>
+                <interface type='network'><source network='default'/></interface>
+              </devices>
+              <description>after the devices</description>
+            </domain>
+            """);
+        Assert.Equal(["/img/top.qcow2", "/img/second.qcow2"], xml.Disks.Select(d => d.Source));
+        Assert.Equal(["vda", "vdb"], xml.Disks.Select(d => d.Target));
+        Assert.Equal(["br0", null], xml.Interfaces.Select(n => n.Bridge));
+        Assert.Equal("52:54:00:aa:bb:cc", xml.Interfaces[0].MacAddress);
+        Assert.Equal("after the devices", xml.Description);
+    }
+
+    [Fact]
     public void A_missing_or_strange_value_stays_unknown()
     {
         var xml = DomainXml.Parse("<domain type='kvm'><name>a</name><memory unit='parsecs'>1</memory><vcpu>many</vcpu><devices><disk/></devices></domain>");
