@@ -14,7 +14,11 @@ Describe 'Remove-HostBridge' {
             $null = New-HostBridge br0 -Interface eth0 -IPAddress 192.168.0.18/24 -Gateway 192.168.0.1 -DnsServer 192.168.0.1 -Root $root
             $result = Remove-HostBridge br0 -Root $root
             $result.Changed | Should -BeTrue
-            $result.Ports | Should -Be @('eth0')
+            # The result describes the bridge as it is now: gone, with no files left.
+            $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Bridge.HostBridgeResult'
+            $result.Ports | Should -BeNullOrEmpty
+            $result.ConfigurationFiles | Should -BeNullOrEmpty
+            $result.Notes | Should -Contain 'eth0 gets the bridge''s settings: 192.168.0.18/24.'
             $dir = Join-Path $root 'etc/sysconfig/network-scripts'
             Test-Path (Join-Path $dir 'ifcfg-br0') | Should -BeFalse
             $nic = Get-Content (Join-Path $dir 'ifcfg-eth0')
@@ -44,15 +48,22 @@ Describe 'Remove-HostBridge' {
         } finally { Remove-ScratchRoot $root }
     }
 
-    It '-WhatIf changes nothing' {
-        $root = New-ScratchRoot -Files @{ 'run/lock/kvmhost.lock' = '' } -Fixtures @{
+    It '-WhatIf changes nothing, takes no lock, shows the bridge as it is and lists what it would do' {
+        $root = New-ScratchRoot -Fixtures @{
             'etc/os-release' = 'os-release/centos-7.os-release'
             'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0'
             'etc/sysconfig/network-scripts/ifcfg-eth1' = 'ifcfg/initscripts-example-ifcfg-eth1-bridge-port'
         }
         try {
             $before = Get-TreeHash $root
-            (Remove-HostBridge br0 -Root $root -WhatIf).WhatIf | Should -BeTrue
+            $preview = Remove-HostBridge br0 -Root $root -WhatIf
+            $preview.WhatIf | Should -BeTrue
+            $preview.Changed | Should -BeFalse
+            $preview.Ports | Should -Be @('eth1')
+            $preview.ConfigurationFiles | Should -Contain '/etc/sysconfig/network-scripts/ifcfg-br0'
+            $preview.PlannedChanges | Should -Be @(
+                'Replace (interface, keeping a hidden backup): /etc/sysconfig/network-scripts/ifcfg-eth1'
+                'Remove (keeping a hidden backup): /etc/sysconfig/network-scripts/ifcfg-br0')
             Get-TreeHash $root | Should -Be $before
         } finally { Remove-ScratchRoot $root }
     }

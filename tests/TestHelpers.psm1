@@ -64,4 +64,24 @@ function Get-PwshInvocation {
 
 function Test-IsRoot { (& id -u) -eq '0' }
 
+function New-UnprivilegedPwsh {
+    <#
+    .SYNOPSIS
+        Copies pwsh and the built module to a world-readable scratch folder (pwsh runs from root's NuGet folder,
+        which another user cannot enter) and returns how to start it as uid 65534: Command (program and
+        arguments up to -Command), Module (the copied manifest) and Path (remove it with Remove-ScratchRoot).
+    #>
+    $copy = New-ScratchRoot -Directories 'home'
+    Copy-Item -Recurse $PSHOME "$copy/pwsh"
+    Copy-Item -Recurse (Split-Path (Get-KvmHostModulePath)) "$copy/KvmHost"
+    & chmod -R a+rX $copy
+    & chmod 1777 "$copy/home"
+    [pscustomobject]@{
+        Path    = $copy
+        Module  = "$copy/KvmHost/KvmHost.psd1"
+        Command = @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', "HOME=$copy/home", "DOTNET_CLI_HOME=$copy/home",
+            'POWERSHELL_TELEMETRY_OPTOUT=1', [Environment]::ProcessPath, "$copy/pwsh/pwsh.dll", '-NoProfile', '-NonInteractive', '-Command')
+    }
+}
+
 Export-ModuleMember -Function *

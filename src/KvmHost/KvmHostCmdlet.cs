@@ -31,6 +31,16 @@ public abstract class KvmHostCmdlet : PSCmdlet
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
+    /// <summary>The release, or null where it cannot be told (an image without os-release): for choices with a safe default.</summary>
+    protected ReleaseProfile? ReleaseIfKnown
+    {
+        get
+        {
+            try { return Release; }
+            catch (KvmHostException) { return null; }
+        }
+    }
+
     protected virtual void BeginCore() { }
 
     protected virtual void ProcessCore() { }
@@ -48,6 +58,34 @@ public abstract class KvmHostCmdlet : PSCmdlet
     protected sealed override void EndProcessing() => Guard(EndCore);
 
     protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>True when this call only previews: -WhatIf, or $WhatIfPreference in the caller's scope.</summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? LanguagePrimitives.IsTrue(value)
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
+
+    /// <summary>
+    /// Asks ShouldProcess for every step (each prints its own "What if:" line), then, when the change carries
+    /// <paramref name="risks"/> and -Force is not given, asks ShouldContinue. A session that cannot prompt
+    /// fails with <paramref name="confirmationRequiredId"/> before anything changes. False means: preview only.
+    /// </summary>
+    protected bool ApproveOrFail(IEnumerable<(string Target, string Action)> steps, IReadOnlyList<string> risks, bool force,
+        string question, string caption, object target, string confirmationRequiredId)
+    {
+        bool approved = true;
+        foreach (var (stepTarget, action) in steps) approved &= ShouldProcess(stepTarget, action);
+        if (!approved || risks.Count == 0 || force) return approved;
+        try
+        {
+            return ShouldContinue($"{string.Join(" ", risks)} {question}", caption);
+        }
+        catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
+        {
+            throw new KvmHostException(confirmationRequiredId, FailureKind.InvalidOperation,
+                $"{string.Join(" ", risks)} This needs a confirmation, and this session cannot prompt. Nothing was changed.", target,
+                "Add -Force to go ahead without the prompt (the rollback guard still applies).", e);
+        }
+    }
 
     /// <summary>Reports a failure for one item and goes on with the next.</summary>
     protected void WriteFailure(KvmHostException failure) => WriteError(ErrorRecords.From(failure));

@@ -43,6 +43,9 @@ public interface IBridgeConfig
 
     IReadOnlyList<ConfiguredBridge> FindBridges();
 
+    /// <summary>NICs with an own profile (not a bridge, not a port of one): what tab completion offers offline.</summary>
+    IReadOnlyList<string> ConfiguredNics();
+
     /// <summary>The files that give the NIC back the bridge's IP settings and remove the bridge.</summary>
     IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip);
 }
@@ -54,6 +57,47 @@ public static class BridgeConfigs
         BridgeBackend.NetworkScripts => new NetworkScriptsConfig(root),
         _ => new NetworkManagerConfig(root, newNetworkManagerNames),
     };
+
+    /// <summary>
+    /// The backend New-HostBridge writes with. NetworkManager's key names come from the running
+    /// NetworkManager's version on the live root, else from the release. When NetworkManager has to apply
+    /// the change and does not answer, that is added to <paramref name="blockers"/>: -WhatIf still previews,
+    /// a real run stops with it.
+    /// </summary>
+    public static IBridgeConfig Open(BridgeBackend backend, HostRoot root, ReleaseProfile? release, ICommandRunner runner,
+        CancellationToken cancellationToken, ICollection<KvmHostException> blockers)
+    {
+        if (backend == BridgeBackend.NetworkScripts) return new NetworkScriptsConfig(root);
+        bool? fromVersion = null;
+        if (root.IsLive)
+        {
+            var client = new NetworkManagerClient(runner, cancellationToken);
+            if (client.IsRunning()) fromVersion = client.UsesNewNames();
+            else blockers.Add(NetworkManagerNotRunning(release));
+        }
+        // Without an os-release under -Root the old names are the safe choice: they work on every version.
+        return new NetworkManagerConfig(root, fromVersion ?? (release is not null && ReleaseUsesNewNetworkManagerNames(release)));
+    }
+
+    /// <summary>The backends Remove-HostBridge looks for the bridge in: the one asked for, else the release's first.</summary>
+    public static IReadOnlyList<IBridgeConfig> ForRemoval(BridgeBackend? only, HostRoot root, ReleaseProfile? release)
+    {
+        var preferred = only ?? release?.BridgeBackend ?? BridgeBackend.NetworkManager;
+        var order = only is not null ? [preferred]
+            : new[] { preferred, preferred == BridgeBackend.NetworkScripts ? BridgeBackend.NetworkManager : BridgeBackend.NetworkScripts };
+        return order.Select(b => For(b, root, false)).ToList();
+    }
+
+    /// <summary>network-scripts (ifup/ifdown with ifcfg files) ships with RHEL 7 and, deprecated, RHEL 8; later releases have none.</summary>
+    public static bool HasNetworkScripts(ReleaseProfile? release) =>
+        release is { Family: DistroFamily.RedHat, MajorVersion: <= 8 };
+
+    public static KvmHostException NetworkManagerNotRunning(ReleaseProfile? release) =>
+        new(ErrorIds.NetworkManagerNotRunning, FailureKind.ResourceUnavailable,
+            "NetworkManager is not running, so it cannot apply the bridge. Nothing was changed.", "NetworkManager",
+            HasNetworkScripts(release)
+                ? "Start NetworkManager (systemctl start NetworkManager), or use -Backend NetworkScripts on a host that runs network-scripts instead."
+                : "Start NetworkManager (systemctl start NetworkManager); on this release it is the only network service that can carry the bridge.");
 
     /// <summary>
     /// NetworkManager 1.46 renamed master/slave-type/autoconnect-slaves to controller/port-type/

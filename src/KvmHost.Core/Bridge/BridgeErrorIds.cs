@@ -16,4 +16,8 @@ public static partial class ErrorIds
     public const string NetworkStateUnreadable = nameof(NetworkStateUnreadable);
     public const string CheckpointFailed = nameof(CheckpointFailed);
     public const string BridgeRolledBack = nameof(BridgeRolledBack);
+    /// <summary>The NetworkManager backend on the running host, and NetworkManager does not answer.</summary>
+    public const string NetworkManagerNotRunning = nameof(NetworkManagerNotRunning);
+    /// <summary>A keyfile NetworkManager itself rejects (no [section] before its first key, or a line that is no key=value).</summary>
+    public const string KeyfileMalformed = nameof(KeyfileMalformed);
 }

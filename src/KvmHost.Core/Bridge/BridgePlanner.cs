@@ -30,7 +30,16 @@ public sealed record BridgePlan
     /// <summary>Why this change could cut the admin off (default route, SSH session); empty when it cannot.</summary>
     public required IReadOnlyList<string> Risks { get; init; }
     public required IReadOnlyList<string> Notes { get; init; }
+    /// <summary>What stops a real run (not root, NetworkManager not running); -WhatIf lists them instead.</summary>
+    public IReadOnlyList<KvmHostException> Blockers { get; init; } = [];
     public bool Changes => Files.Any(f => f.Changes) || (Live?.Needed ?? false);
+
+    /// <summary>Whether another plan (made again under the lock) would do exactly the same.</summary>
+    public bool SameChangesAs(BridgePlan other) =>
+        Files.Select(f => (f.File.Path, f.File.Content, f.Current)).SequenceEqual(other.Files.Select(f => (f.File.Path, f.File.Content, f.Current)))
+        && (Live?.Needed ?? false) == (other.Live?.Needed ?? false)
+        && (Live?.BridgeAddresses ?? []).SequenceEqual(other.Live?.BridgeAddresses ?? [])
+        && (Live?.BridgeRoutes ?? []).SequenceEqual(other.Live?.BridgeRoutes ?? []);
 }
 
 /// <summary>
@@ -40,6 +49,21 @@ public sealed record BridgePlan
 /// </summary>
 public static class BridgePlanner
 {
+    /// <summary>
+    /// Reads everything a plan needs (the running network on the live root, the backend's files) and plans.
+    /// Reads only, takes no lock: a preview and a rejected call leave no trace. What would stop a real run is
+    /// in the plan's Blockers.
+    /// </summary>
+    public static BridgePlan Prepare(BridgeRequest request, HostRoot root, BridgeBackend backend, ReleaseProfile? release,
+        ICommandRunner runner, string? sshConnection, CancellationToken cancellationToken)
+    {
+        var blockers = new List<KvmHostException>();
+        if (Privileges.MissingRootFor(root, $"Bridging {request.Interface} into {request.Name}") is { } notRoot) blockers.Add(notRoot);
+        LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
+        var config = BridgeConfigs.Open(backend, root, release, runner, cancellationToken, blockers);
+        return Plan(request, root, config, live, sshConnection) with { Blockers = blockers };
+    }
+
     public static BridgePlan Plan(BridgeRequest request, HostRoot root, IBridgeConfig config, LiveNetworkState? live, string? sshConnection)
     {
         string name = request.Name, nic = request.Interface;

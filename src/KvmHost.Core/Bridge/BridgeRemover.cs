@@ -17,6 +17,8 @@ public sealed record RemovalPlan
     public required IReadOnlyList<string[]> IpCommands { get; init; }
     public required IReadOnlyList<IPAddress> ProbeTargets { get; init; }
     public required IReadOnlyList<string> Risks { get; init; }
+    /// <summary>What stops a real run (not root, NetworkManager not running); -WhatIf lists them instead.</summary>
+    public IReadOnlyList<KvmHostException> Blockers { get; init; } = [];
     public bool LiveNeeded => Before?.Link(Name) is not null;
     public bool Changes => Files.Any(f => f.Changes) || LiveNeeded;
 }
@@ -29,6 +31,25 @@ public sealed record RemovalPlan
 /// </summary>
 public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer, IReachability reachability, CancellationToken cancellationToken)
 {
+    /// <summary>Reads what a removal needs and plans it; reads only, takes no lock. What would stop a real run is in Blockers.</summary>
+    public static RemovalPlan Prepare(string name, HostRoot root, BridgeBackend? backend, ReleaseProfile? release, ICommandRunner runner,
+        string? sshConnection, CancellationToken cancellationToken)
+    {
+        var blockers = new List<KvmHostException>();
+        if (Privileges.MissingRootFor(root, $"Removing the bridge {name}") is { } notRoot) blockers.Add(notRoot);
+        LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
+        var plan = Plan(name, root, BridgeConfigs.ForRemoval(backend, root, release), live, sshConnection);
+        if (plan.LiveNeeded && plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null
+            && !new NetworkManagerClient(runner, cancellationToken).IsRunning())
+            blockers.Add(BridgeConfigs.NetworkManagerNotRunning(release));
+        return plan with { Blockers = blockers };
+    }
+
+    /// <summary>Whether another plan (made again under the lock) would do exactly the same.</summary>
+    public static bool SameChanges(RemovalPlan a, RemovalPlan b) =>
+        a.Files.Select(f => (f.File.Path, f.File.Content, f.Current)).SequenceEqual(b.Files.Select(f => (f.File.Path, f.File.Content, f.Current)))
+        && a.IpCommands.Select(IpRouteBridge.Show).SequenceEqual(b.IpCommands.Select(IpRouteBridge.Show));
+
     public static RemovalPlan Plan(string name, HostRoot root, IReadOnlyList<IBridgeConfig> configs, LiveNetworkState? live, string? sshConnection)
     {
         var (config, configured) = configs.Select(c => (c, c.FindBridges().FirstOrDefault(b => b.Name == name)))

@@ -81,7 +81,13 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
     public IReadOnlyList<NicProfile> FindNicProfiles(string nic)
     {
         var result = new List<NicProfile>();
-        foreach (var (path, file) in ReadKeyfiles())
+        var keyfiles = ReadKeyfiles();
+        // NetworkManager skips a malformed keyfile; if it is the NIC's, the admin's settings are in it.
+        foreach (var broken in _malformed)
+            if (MentionsInterface(broken.Path, broken.Text, nic)) throw Keyfile.Malformed(broken.Path, broken.Problem);
+        // Profiles are 0600: without root the NIC's own may be among those that could not be read.
+        if (_unreadable.FirstOrDefault() is { } denied) throw denied;
+        foreach (var (path, file) in keyfiles)
         {
             if (!IsEthernet(file) || file.Get("connection", "interface-name") != nic) continue;
             result.Add(new NicProfile(path, ReadIp(file, file.Get("ethernet", "mac-address")), ControllerOf(file)));
@@ -96,6 +102,10 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         }
         return result;
     }
+
+    public IReadOnlyList<string> ConfiguredNics() =>
+        ReadKeyfiles().Where(k => IsEthernet(k.File) && ControllerOf(k.File) is null)
+            .Select(k => k.File.Get("connection", "interface-name")).OfType<string>().Distinct().ToList();
 
     public IReadOnlyList<ConfiguredBridge> FindBridges()
     {
@@ -252,8 +262,18 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
 
     private static string? ControllerOf(Keyfile file) => file.Get("connection", "controller") ?? file.Get("connection", "master");
 
+    private readonly List<(string Path, string Text, string Problem)> _malformed = [];
+    private readonly List<KvmHostException> _unreadable = [];
+
+    private static bool MentionsInterface(string path, string text, string nic) =>
+        Path.GetFileName(path) == $"{nic}.nmconnection"
+        || text.Split('\n').Any(line => line.Trim() is var l && l.StartsWith("interface-name", StringComparison.Ordinal)
+            && l.Split('=', 2) is [var key, var value] && key.Trim() == "interface-name" && value.Trim() == nic);
+
     private List<(string Path, Keyfile File)> ReadKeyfiles()
     {
+        _malformed.Clear();
+        _unreadable.Clear();
         var result = new List<(string, Keyfile)>();
         foreach (string directory in new[] { Directory, RunDirectory })
         {
@@ -267,9 +287,14 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
                     || name.EndsWith(".orig") || name.EndsWith(".rej") || name.EndsWith(".swp") || name.EndsWith(".tmp")) continue;
                 try
                 {
-                    if (root.TryReadText($"{directory}/{name}") is { } text) result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
+                    if (root.TryReadText($"{directory}/{name}") is not { } text) continue;
+                    if (Keyfile.FindProblem(text) is { } problem) _malformed.Add(($"{directory}/{name}", text, problem));
+                    else result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
                 }
-                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable) { }
+                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable)
+                {
+                    if (e.Kind == FailureKind.PermissionDenied) _unreadable.Add(e);
+                }
             }
         }
         return result;

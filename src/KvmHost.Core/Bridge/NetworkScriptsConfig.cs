@@ -62,6 +62,11 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         return [new NicProfile(IfcfgPath(nic), ReadIp(file), file.Get("BRIDGE"))];
     }
 
+    public IReadOnlyList<string> ConfiguredNics() =>
+        ReadAll().Where(f => f.File.Get("BRIDGE") is null && f.File.Get("MASTER") is null
+                && (f.File.Get("TYPE") ?? "Ethernet").Equals("Ethernet", StringComparison.OrdinalIgnoreCase))
+            .Select(f => f.File.Get("DEVICE") ?? Path.GetFileName(f.Path)["ifcfg-".Length..]).Distinct().ToList();
+
     public IReadOnlyList<ConfiguredBridge> FindBridges()
     {
         var files = ReadAll();

@@ -68,10 +68,6 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
         WriteObject(state);
     }
 
-    private bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
-        ? ((SwitchParameter)value).IsPresent
-        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
-
     private static string PropertyText(PSObject package, string name) =>
         package.Properties[name]?.Value?.ToString() ?? string.Empty;
 }
