@@ -92,6 +92,12 @@ public static class BridgeConfigs
     public static bool HasNetworkScripts(ReleaseProfile? release) =>
         release is { Family: DistroFamily.RedHat, MajorVersion: <= 8 };
 
+    /// <summary>The plan made again under the host lock differs from the one approved: do nothing rather than something unasked.</summary>
+    public static KvmHostException ChangedWhileWaiting(string bridge) =>
+        new(ErrorIds.BridgeConflict, FailureKind.ResourceBusy,
+            "The network configuration changed while this command waited for the lock (another run?). Nothing was changed.", bridge,
+            "Run the command again; -WhatIf shows what it would do now.");
+
     public static KvmHostException NetworkManagerNotRunning(ReleaseProfile? release) =>
         new(ErrorIds.NetworkManagerNotRunning, FailureKind.ResourceUnavailable,
             "NetworkManager is not running, so it cannot apply the bridge. Nothing was changed.", "NetworkManager",

@@ -110,17 +110,18 @@ public static class BridgePlanner
         var risks = new List<string>();
         if (live is not null && nicLink is not null)
         {
-            var bridgeAddresses = settings.Dhcp
+            var ip = settings.Ip;
+            var bridgeAddresses = ip.Dhcp
                 ? nicLink.Addresses.Concat(bridgeLink?.Addresses ?? []).Where(a => a.IsGlobal).Select(a => a.Cidr).Distinct().ToList()
-                : settings.Addresses.ToList();
-            if (settings.Dhcp)
+                : ip.Addresses.ToList();
+            if (ip.Dhcp)
                 notes.Add("The running addresses move onto the bridge as they are; DHCP takes over when the network starts the bridge's profile.");
             var routes = new List<BridgeRoute>();
-            if (settings.Gateway is not null) routes.Add(new BridgeRoute("default", settings.Gateway.ToString(), MetricOfDefault(live, nic, false)));
-            if (settings.Gateway6 is not null) routes.Add(new BridgeRoute("default", settings.Gateway6.ToString(), MetricOfDefault(live, nic, true)));
-            if (settings.Dhcp)
+            if (ip.Gateway is not null) routes.Add(new BridgeRoute("default", ip.Gateway.ToString(), MetricOfDefault(live, nic, false)));
+            if (ip.Gateway6 is not null) routes.Add(new BridgeRoute("default", ip.Gateway6.ToString(), MetricOfDefault(live, nic, true)));
+            if (ip.Dhcp)
                 routes.AddRange(live.RoutesVia(nic).Where(r => r.IsDefault && r.Gateway is not null).Select(r => new BridgeRoute("default", r.Gateway, r.Metric)));
-            routes.AddRange(settings.Routes);
+            routes.AddRange(ip.Routes);
 
             var probes = live.RoutesVia(nic).Concat(bridgeLink is null ? [] : live.RoutesVia(name))
                 .Where(r => r.IsDefault && r.Gateway is not null).Select(r => IPAddress.Parse(r.Gateway!))
@@ -207,17 +208,9 @@ public static class BridgePlanner
         {
             Name = request.Name,
             Port = nic,
-            Dhcp = ip.Dhcp,
-            Ipv6Auto = ip.Ipv6Auto,
-            Addresses = ip.Addresses,
-            Gateway = ip.Gateway,
-            Gateway6 = ip.Gateway6,
-            DnsServers = ip.DnsServers,
-            Routes = ip.Routes,
-            MacAddress = mac?.ToUpperInvariant(),
+            Ip = ip with { MacAddress = mac?.ToUpperInvariant(), Mtu = mtu },
             Stp = request.Stp ?? mine?.Stp ?? false,
             ForwardDelay = delay,
-            Mtu = mtu,
         };
     }
 

@@ -188,7 +188,7 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         if (plan.Port is not null && now.Link(plan.Port)?.Master != plan.Name && before.Link(plan.Name) is { } bridge)
         {
             // Rebuild the bridge from the captured state with the same commands New-HostBridge uses.
-            var settings = new BridgeSettings { Name = plan.Name, Port = plan.Port, MacAddress = bridge.MacAddress, Stp = plan.Configured?.Stp ?? false };
+            var settings = new BridgeSettings { Name = plan.Name, Port = plan.Port, Ip = new ConfiguredIp { MacAddress = bridge.MacAddress }, Stp = plan.Configured?.Stp ?? false };
             var live = new LivePlan
             {
                 Needed = true, Before = now, ProbeTargets = [],

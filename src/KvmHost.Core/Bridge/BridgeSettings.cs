@@ -25,21 +25,9 @@ public sealed record BridgeSettings
 {
     public required string Name { get; init; }
     public required string Port { get; init; }
-    public bool Dhcp { get; init; }
-    /// <summary>IPv6 by router advertisement / DHCPv6 (NetworkManager "auto", ifcfg IPV6_AUTOCONF).</summary>
-    public bool Ipv6Auto { get; init; }
-    public IReadOnlyList<IpCidr> Addresses { get; init; } = [];
-    public IPAddress? Gateway { get; init; }
-    public IPAddress? Gateway6 { get; init; }
-    public IReadOnlyList<IPAddress> DnsServers { get; init; } = [];
-    public IReadOnlyList<BridgeRoute> Routes { get; init; } = [];
-    /// <summary>The NIC's MAC, given to the bridge so DHCP and neighbours see the same host.</summary>
-    public string? MacAddress { get; init; }
+    /// <summary>The bridge's IP settings, its MAC (the NIC's, so DHCP and neighbours see the same host) and MTU.</summary>
+    public required ConfiguredIp Ip { get; init; }
     public bool Stp { get; init; }
     /// <summary>Seconds; null keeps the backend's default.</summary>
     public int? ForwardDelay { get; init; }
-    public int? Mtu { get; init; }
-
-    public IEnumerable<IpCidr> IPv4Addresses => Addresses.Where(a => !a.IsIPv6);
-    public IEnumerable<IpCidr> IPv6Addresses => Addresses.Where(a => a.IsIPv6);
 }

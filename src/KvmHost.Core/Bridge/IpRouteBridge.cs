@@ -19,8 +19,8 @@ public sealed class IpRouteBridge(ICommandRunner runner, CancellationToken cance
         var stp = new[] { "type", "bridge", "stp_state", s.Stp ? "1" : "0" }
             .Concat(s.ForwardDelay is { } d ? ["forward_delay", (d * 100).ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>());
         commands.Add(bridge is null ? ["link", "add", "name", s.Name, .. stp] : ["link", "set", "dev", s.Name, .. stp]);
-        if (s.MacAddress is not null) commands.Add(["link", "set", "dev", s.Name, "address", s.MacAddress.ToLowerInvariant()]);
-        if (s.Mtu is { } mtu)
+        if (s.Ip.MacAddress is not null) commands.Add(["link", "set", "dev", s.Name, "address", s.Ip.MacAddress.ToLowerInvariant()]);
+        if (s.Ip.Mtu is { } mtu)
         {
             commands.Add(["link", "set", "dev", s.Port, "mtu", mtu.ToString(CultureInfo.InvariantCulture)]);
             commands.Add(["link", "set", "dev", s.Name, "mtu", mtu.ToString(CultureInfo.InvariantCulture)]);

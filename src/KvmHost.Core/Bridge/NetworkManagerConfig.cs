@@ -45,15 +45,11 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
             .Set("connection", newNames ? "autoconnect-ports" : "autoconnect-slaves", "1")
             .Set("connection", "interface-name", s.Name)
             .AddGroup("ethernet");
-        if (s.Mtu is { } mtu) bridge.Set("ethernet", "mtu", mtu.ToString(CultureInfo.InvariantCulture));
+        if (s.Ip.Mtu is { } mtu) bridge.Set("ethernet", "mtu", mtu.ToString(CultureInfo.InvariantCulture));
         if (s.ForwardDelay is { } delay) bridge.Set("bridge", "forward-delay", delay.ToString(CultureInfo.InvariantCulture));
-        if (s.MacAddress is not null) bridge.Set("bridge", "mac-address", s.MacAddress.ToUpperInvariant());
+        if (s.Ip.MacAddress is not null) bridge.Set("bridge", "mac-address", s.Ip.MacAddress.ToUpperInvariant());
         bridge.Set("bridge", "stp", s.Stp ? "true" : "false");
-        WriteIp(bridge, new ConfiguredIp
-        {
-            Dhcp = s.Dhcp, Ipv6Auto = s.Ipv6Auto, Addresses = s.Addresses, Gateway = s.Gateway, Gateway6 = s.Gateway6,
-            DnsServers = s.DnsServers, Routes = s.Routes,
-        });
+        WriteIp(bridge, s.Ip);
 
         string portId = PortId(s.Name, s.Port);
         var port = new Keyfile()
@@ -64,7 +60,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         port.Set("connection", "interface-name", s.Port);
         if (!newNames) port.Set("connection", "master", s.Name);
         port.Set("connection", newNames ? "port-type" : "slave-type", "bridge").AddGroup("ethernet");
-        if (s.Mtu is { } portMtu) port.Set("ethernet", "mtu", portMtu.ToString(CultureInfo.InvariantCulture));
+        if (s.Ip.Mtu is { } portMtu) port.Set("ethernet", "mtu", portMtu.ToString(CultureInfo.InvariantCulture));
         port.AddGroup("bridge-port");
 
         var files = new List<PlannedFile>

@@ -23,12 +23,12 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         var bridge = IfcfgFile.Empty()
             .Set("DEVICE", s.Name)
             .Set("TYPE", "Bridge")
-            .Set("BOOTPROTO", s.Dhcp ? "dhcp" : "none");
-        WriteIp(bridge, ToIp(s));
-        bridge.SetOrRemove("MACADDR", s.MacAddress)
+            .Set("BOOTPROTO", s.Ip.Dhcp ? "dhcp" : "none");
+        WriteIp(bridge, s.Ip);
+        bridge.SetOrRemove("MACADDR", s.Ip.MacAddress)
             .Set("STP", s.Stp ? "yes" : "no")
             .SetOrRemove("DELAY", s.ForwardDelay?.ToString(CultureInfo.InvariantCulture))
-            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture))
+            .SetOrRemove("MTU", s.Ip.Mtu?.ToString(CultureInfo.InvariantCulture))
             .Set("ONBOOT", "yes")
             .Set("NM_CONTROLLED", "no");
 
@@ -40,17 +40,17 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
             .Set("DEVICE", s.Port);
         if (port.Get("TYPE") is null) port.Set("TYPE", "Ethernet");
         // Ties the file to this NIC, as the initscripts bridge-port example does.
-        if (port.Get("HWADDR") is null && s.MacAddress is not null) port.Set("HWADDR", s.MacAddress);
+        if (port.Get("HWADDR") is null && s.Ip.MacAddress is not null) port.Set("HWADDR", s.Ip.MacAddress);
         port.Set("ONBOOT", "yes")
             .Set("BRIDGE", s.Name)
             .Set("NM_CONTROLLED", "no")
-            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture) ?? port.Get("MTU"));
+            .SetOrRemove("MTU", s.Ip.Mtu?.ToString(CultureInfo.InvariantCulture) ?? port.Get("MTU"));
         files.Add(new(IfcfgPath(s.Port), port.Render(), Modes.ConfigFile, "port"));
 
-        if (s.Routes.Count > 0)
-            files.Add(new($"{Directory}/route-{s.Name}", RenderRoutes(s.Routes.Where(r => !r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
-        if (s.Routes.Any(r => r.Destination.Contains(':')))
-            files.Add(new($"{Directory}/route6-{s.Name}", RenderRoutes(s.Routes.Where(r => r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
+        if (s.Ip.Routes.Count > 0)
+            files.Add(new($"{Directory}/route-{s.Name}", RenderRoutes(s.Ip.Routes.Where(r => !r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
+        if (s.Ip.Routes.Any(r => r.Destination.Contains(':')))
+            files.Add(new($"{Directory}/route6-{s.Name}", RenderRoutes(s.Ip.Routes.Where(r => r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
         return files;
     }
 
@@ -98,12 +98,6 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         files.AddRange(bridge.Files.Where(f => f != IfcfgPath(nic)).Select(f => new PlannedFile(f, null, Modes.ConfigFile, "bridge")));
         return files;
     }
-
-    private static ConfiguredIp ToIp(BridgeSettings s) => new()
-    {
-        Dhcp = s.Dhcp, Ipv6Auto = s.Ipv6Auto, Addresses = s.Addresses, Gateway = s.Gateway, Gateway6 = s.Gateway6,
-        DnsServers = s.DnsServers,
-    };
 
     private static void WriteIp(IfcfgFile file, ConfiguredIp ip)
     {

@@ -100,9 +100,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
         var locked = Prepare(request, backend);
         if (!locked.SameChangesAs(plan))
-            throw new KvmHostException(ErrorIds.BridgeConflict, FailureKind.ResourceBusy,
-                "The network configuration changed while this command waited for the lock (another run?). Nothing was changed.", request.Name,
-                "Run the command again; -WhatIf shows what it would do now.");
+            throw BridgeConfigs.ChangedWhileWaiting(request.Name);
         var outcome = new BridgeApplier(Runner, Writer, new IcmpReachability(), Cancellation).Apply(locked, timeout);
         foreach (string line in outcome.LiveLog) WriteVerbose(line);
         var result = BridgeReport.ForNew(locked, HostRoot, locked.Live?.Before, outcome, whatIf: false, timeout);

@@ -52,9 +52,7 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
         using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
         var locked = Prepare(name, backend);
         if (!BridgeRemover.SameChanges(locked, plan))
-            throw new KvmHostException(ErrorIds.BridgeConflict, FailureKind.ResourceBusy,
-                "The network configuration changed while this command waited for the lock (another run?). Nothing was changed.", name,
-                "Run the command again; -WhatIf shows what it would do now.");
+            throw BridgeConfigs.ChangedWhileWaiting(name);
         var outcome = new BridgeRemover(Runner, Writer, new IcmpReachability(), Cancellation).Apply(locked, TimeSpan.FromSeconds(RollbackTimeout));
         foreach (string line in outcome.LiveLog) WriteVerbose(line);
         if (outcome.RolledBack)

@@ -19,11 +19,11 @@ public class PlannerTests
     {
         using var scratch = new ScratchRoot().Put("/etc/resolv.conf", "nameserver 127.0.0.53\nnameserver 192.0.2.53\n");
         var plan = BridgePlanner.Plan(Request(), scratch.Root, new NetworkScriptsConfig(scratch.Root), Lab(), "192.0.2.99 50000 192.0.2.10 22");
-        Assert.Equal(["192.0.2.10/24", "2001:db8::10/64"], plan.Settings.Addresses.Select(a => a.ToString()));
-        Assert.Equal("192.0.2.1", plan.Settings.Gateway!.ToString());
-        Assert.Equal("2001:db8::1", plan.Settings.Gateway6!.ToString());
-        Assert.Equal(["192.0.2.53"], plan.Settings.DnsServers.Select(d => d.ToString()));
-        Assert.NotNull(plan.Settings.MacAddress);
+        Assert.Equal(["192.0.2.10/24", "2001:db8::10/64"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
+        Assert.Equal("192.0.2.1", plan.Settings.Ip.Gateway!.ToString());
+        Assert.Equal("2001:db8::1", plan.Settings.Ip.Gateway6!.ToString());
+        Assert.Equal(["192.0.2.53"], plan.Settings.Ip.DnsServers.Select(d => d.ToString()));
+        Assert.NotNull(plan.Settings.Ip.MacAddress);
         Assert.Equal(["192.0.2.1", "2001:db8::1"], plan.Live!.ProbeTargets.Select(p => p.ToString()));
         Assert.Equal(2, plan.Risks.Count); // default route and this SSH session
         var commands = IpRouteBridge.Commands(plan.Settings, plan.Live).Select(IpRouteBridge.Show).ToList();
@@ -74,8 +74,8 @@ public class PlannerTests
         scratch.Put("/etc/NetworkManager/system-connections/wired.nmconnection", text);
         var request = BridgeRequest.Create("br0", "eth0", null, null, null, false, null, null, null, null);
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkManagerConfig(scratch.Root, false), null, null);
-        Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Addresses.Select(a => a.ToString()));
-        Assert.Equal(4, plan.Settings.DnsServers.Count);
+        Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
+        Assert.Equal(4, plan.Settings.Ip.DnsServers.Count);
         var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous"));
         Assert.Contains("type=ethernet\nautoconnect=false\ninterface-name=eth0\n", disabled.File.Content);
         Assert.Contains("route4=3.3.3.3/6,0.0.0.0,4\nroute4_options=cwnd=10,mtu=1492,src=1.2.3.4,weight=5\n", disabled.File.Content);
