@@ -20,4 +20,6 @@ public static partial class ErrorIds
     public const string NetworkManagerNotRunning = nameof(NetworkManagerNotRunning);
     /// <summary>A keyfile NetworkManager itself rejects (no [section] before its first key, or a line that is no key=value).</summary>
     public const string KeyfileMalformed = nameof(KeyfileMalformed);
+    /// <summary>The NIC's profile has a setting the bridge cannot honour (a MAC or DHCP identity derived from the NIC's own name or profile).</summary>
+    public const string InterfaceSettingNotCarried = nameof(InterfaceSettingNotCarried);
 }

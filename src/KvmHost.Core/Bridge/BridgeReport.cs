@@ -32,10 +32,15 @@ public static class BridgeReport
         : file.Current is null ? $"Create ({file.File.Purpose})"
         : $"Replace ({file.File.Purpose}, keeping a hidden backup)";
 
-    /// <summary>What New-HostBridge does with this plan, step by step: files first, then the live commands.</summary>
+    /// <summary>
+    /// What New-HostBridge does with this plan, step by step: files first, then the live commands, then each
+    /// setting of the NIC's profile and where it goes (none when nothing is to do).
+    /// </summary>
     public static IReadOnlyList<string> PlannedChanges(BridgePlan plan, TimeSpan rollbackTimeout) =>
-        plan.Files.Where(f => f.Changes).Select(f => $"{DescribeFile(f)}: {f.File.Path}")
+        !plan.Changes ? []
+        : plan.Files.Where(f => f.Changes).Select(f => $"{DescribeFile(f)}: {f.File.Path}")
             .Concat(DescribeLive(plan, rollbackTimeout).Select(c => $"Run: {c}"))
+            .Concat(plan.Carried.Select(c => $"Carry: {c}"))
             .ToList();
 
     /// <summary>
@@ -72,6 +77,7 @@ public static class BridgeReport
         if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are changed; the running network is not touched.");
         if (plan.Port is not null && plan.Configured is not null)
             notes.Add($"{plan.Port} gets the bridge's settings: {(plan.Ip.Dhcp ? "DHCP" : string.Join(", ", plan.Ip.Addresses))}.");
+        notes.AddRange(plan.Notes);
         notes.AddRange(plan.Risks);
         var after = outcome is null || outcome.RolledBack || !root.IsLive ? plan.Before : outcome.After;
         var state = State(root, after, plan.Name);

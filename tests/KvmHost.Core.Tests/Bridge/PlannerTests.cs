@@ -42,7 +42,8 @@ public class PlannerTests
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkScriptsConfig(scratch.Root), null, null);
         Assert.Null(plan.Live);
         var bridge = plan.Files.Single(f => f.File.Purpose == "bridge").File.Content;
-        Assert.Equal("DEVICE=br0\nTYPE=Bridge\nBOOTPROTO=none\nIPADDR=192.168.0.18\nPREFIX=24\nGATEWAY=192.168.0.1\nDNS1=192.168.0.1\nDNS2=9.9.9.9\nIPV6INIT=no\n"
+        // The NIC's layer 3 lines move as they were (NETMASK stays NETMASK: network-scripts reads them as it read them for the NIC).
+        Assert.Equal("DEVICE=br0\nTYPE=Bridge\nBOOTPROTO=none\nIPADDR=192.168.0.18\nNETMASK=255.255.255.0\nGATEWAY=192.168.0.1\nDNS1=192.168.0.1\nDNS2=9.9.9.9\n"
             + "MACADDR=52:54:00:12:34:56\nSTP=no\nONBOOT=yes\nNM_CONTROLLED=no\n", bridge);
         var port = plan.Files.Single(f => f.File.Purpose == "port").File.Content;
         Assert.Equal("# installer\nDEVICE=eth0\nTYPE=Ethernet\nHWADDR=52:54:00:12:34:56\nONBOOT=yes\nETHTOOL_OPTS=\"-K eth0 gro off\"\nBRIDGE=br0\nNM_CONTROLLED=no\n", port);
@@ -77,7 +78,9 @@ public class PlannerTests
         Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
         Assert.Equal(4, plan.Settings.Ip.DnsServers.Count);
         var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous"));
-        Assert.Contains("type=ethernet\nautoconnect=false\ninterface-name=eth0\n", disabled.File.Content);
+        // The profile says autoconnect=false already: the one-line edit leaves it exactly as it is.
+        Assert.Equal(text, disabled.File.Content);
+        Assert.False(disabled.Changes);
         Assert.Contains("route4=3.3.3.3/6,0.0.0.0,4\nroute4_options=cwnd=10,mtu=1492,src=1.2.3.4,weight=5\n", disabled.File.Content);
     }
 
