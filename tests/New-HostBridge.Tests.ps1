@@ -9,43 +9,6 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1') -Force
     Import-Module (Get-KvmHostModulePath) -Force
-    $script:overlay = Join-Path $PSScriptRoot 'harness/bridge-etc-overlay.sh'
-
-    function Invoke-KvmHostInLab {
-        # Runs $Script with the built module in ONE child pwsh inside the lab (host namespace, or next
-        # to the lab's NetworkManager) and returns what it returns, through JSON. In the child, Step {}
-        # gives { Results; Errors } of a block, Links the namespace's 'ip -j' view, Answers a ping.
-        param([string] $Lab, [string] $Script, [string] $EtcOverlay, [switch] $NetworkManager)
-        $file = Join-Path ([IO.Path]::GetTempPath()) ("kvmhost-bridge-" + [guid]::NewGuid().ToString('N') + '.ps1')
-        Set-Content -LiteralPath $file -Value @"
-Import-Module '$(Get-KvmHostModulePath)'
-function Step([scriptblock] `$Block) {
-    try { `$all = @(& `$Block 2>&1) } catch { `$all = @(`$_) }
-    `$records = @(`$all | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] })
-    @{ Results = @(`$all | Where-Object { `$_ -isnot [System.Management.Automation.ErrorRecord] })
-       Errors = @(`$records | ForEach-Object FullyQualifiedErrorId)
-       Hints = @(`$records | ForEach-Object { `$_.ErrorDetails.RecommendedAction }) }
-}
-function Links { ip -j -d address show | ConvertFrom-Json }
-function Answers([string] `$Address) {
-    `$ping = [System.Net.NetworkInformation.Ping]::new()
-    foreach (`$try in 1..5) { try { if (`$ping.Send(`$Address, 1000).Status -eq 'Success') { return `$true } } catch { }; Start-Sleep -Milliseconds 300 }
-    `$false
-}
-`$out = & { $Script }
-'@@JSON@@' + (`$out | ConvertTo-Json -Depth 8 -Compress)
-"@
-        try {
-            $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
-            if ($EtcOverlay) { $command = @('bash', $script:overlay, $EtcOverlay, '--') + $command }
-            $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec 400 }
-                   else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec 400 }
-            $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
-            if (-not $line) { throw "no result from the child pwsh (exit $($run.ExitCode)): $($run.StdOut) $($run.StdErr)" }
-            $line.Substring(8) | ConvertFrom-Json
-        } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
-    }
-
     function Get-LabLinks([string] $Lab) {
         (Invoke-InNetLab -Name $Lab -Command @('ip', '-j', '-d', 'address', 'show')).StdOut | ConvertFrom-Json
     }

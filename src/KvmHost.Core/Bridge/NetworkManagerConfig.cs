@@ -8,10 +8,12 @@ namespace KvmHost.Core.Bridge;
 
 /// <summary>
 /// NetworkManager keyfiles in /etc/NetworkManager/system-connections (mode 0600, else NetworkManager
-/// ignores them): a bridge profile carrying the addresses and a port profile for the NIC, written the
-/// way NetworkManager's own keyfile writer lays them out (id, uuid, type, then the other keys in name
-/// order; groups in setting order). The NIC's previous profiles stay on disk with autoconnect=false
-/// (ifcfg ones with ONBOOT=no), so Remove-HostBridge and the backups can bring them back.
+/// ignores them): a bridge profile carrying the NIC profile's layer 3 identity (<see cref="KeyfileCarry"/>)
+/// and a port profile for the NIC with the link's settings, written the way NetworkManager's own keyfile
+/// writer lays them out (id, uuid, type, then the other keys; groups in setting order). The NIC's previous
+/// profiles stay on disk, saved first as hidden originals, then disabled with one line (autoconnect=false;
+/// ONBOOT=no for ifcfg ones), so Remove-HostBridge can bring them back byte for byte. A NIC whose profile is
+/// an ifcfg file gets an ifcfg bridge instead (<see cref="IfcfgBridgeFiles"/>), for the ifcfg-rh plugin.
 /// </summary>
 public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
 {

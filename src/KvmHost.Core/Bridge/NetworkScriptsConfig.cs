@@ -5,10 +5,11 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Bridge;
 
 /// <summary>
-/// RHEL 7's network-scripts: /etc/sysconfig/network-scripts/ifcfg-&lt;bridge&gt; with TYPE=Bridge and
-/// the addresses, ifcfg-&lt;nic&gt; reduced to BRIDGE=&lt;bridge&gt; (it keeps no IP settings: the slip of
-/// the manual procedure), route-&lt;bridge&gt; for extra routes. NM_CONTROLLED=no, so a NetworkManager
-/// that is also installed leaves both alone.
+/// RHEL 7's network-scripts: /etc/sysconfig/network-scripts/ifcfg-&lt;bridge&gt; with TYPE=Bridge and the NIC's
+/// layer 3 lines as they were, ifcfg-&lt;nic&gt; keeping only the link's keys plus BRIDGE=&lt;bridge&gt; (the port
+/// keeps no IP settings: the slip of the manual procedure), the NIC's route and rule files moved to the
+/// bridge's names (<see cref="IfcfgBridgeFiles"/>). NM_CONTROLLED=no, so a NetworkManager that is also
+/// installed leaves both alone.
 /// </summary>
 public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
 {
