@@ -124,7 +124,7 @@ Start-Sleep -Seconds 1   # a second apart from anything the warm-up or pwsh's st
     }
     $a = Get-Median $ansible; $c = Get-Median $kvmCold; $w = Get-Median ([double[]] $inSession.Times)
     $recapLine = (($ansibleRecap -split "`n") | Where-Object { $_ -match 'ok=\d+' } | Select-Object -First 1) -replace '\s+', ' '
-    $steps = 'four steps (CPU check, packages, libvirt units, IPv4 forwarding; the bridge is not on main yet)'
+    $steps = 'four steps (CPU check, packages, libvirt units, IPv4 forwarding; the bridge step is not measured yet)'
 
     [pscustomobject]@{
         Benchmark = "Converged host, $steps`: child processes started by a second run"

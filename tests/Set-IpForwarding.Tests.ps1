@@ -127,7 +127,7 @@ Describe 'Set-IpForwarding' {
             } finally { Remove-ScratchRoot $root }
         }
 
-        It 'edits RHEL 7''s sysctl.conf the seed''s way keeping every line, and replaces key=value instead of duplicating it' {
+        It 'edits RHEL 7''s sysctl.conf as its procedure does, keeping every line, and replaces key=value instead of duplicating it' {
             $root = New-Rhel7Root
             try {
                 $original = [IO.File]::ReadAllText((Join-Path $root 'etc/sysctl.conf'))

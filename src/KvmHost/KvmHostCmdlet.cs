@@ -7,8 +7,9 @@ namespace KvmHost;
 /// What every KvmHost cmdlet shares: the -Root parameter, Ctrl+C cancelling child processes,
 /// Write-Verbose of every command line, and core failures turned into ErrorRecords in one place.
 /// Derived cmdlets override the *Core methods; they never start a process or write a file themselves.
+/// PowerShell disposes a command that implements IDisposable once its pipeline is done.
 /// </summary>
-public abstract class KvmHostCmdlet : PSCmdlet
+public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
     private HostRoot? _root;
@@ -41,6 +42,12 @@ public abstract class KvmHostCmdlet : PSCmdlet
         }
     }
 
+    /// <summary>
+    /// Takes the host lock around a read-modify-write of the host's configuration (<see cref="HostLock.ConfigurationWait"/>
+    /// unless the command says otherwise). Validation and -WhatIf come first: a refused or previewed call takes no lock.
+    /// </summary>
+    protected HostLock LockHost(TimeSpan? wait = null) => HostLock.Acquire(HostRoot, wait ?? HostLock.ConfigurationWait, Cancellation);
+
     protected virtual void BeginCore() { }
 
     protected virtual void ProcessCore() { }
@@ -57,7 +64,24 @@ public abstract class KvmHostCmdlet : PSCmdlet
 
     protected sealed override void EndProcessing() => Guard(EndCore);
 
-    protected override void StopProcessing() => _stopping.Cancel();
+    protected override void StopProcessing()
+    {
+        // Ctrl+C may arrive on another thread just as the pipeline ends and disposes the command.
+        try { _stopping.Cancel(); }
+        catch (ObjectDisposedException) { }
+    }
+
+    public void Dispose()
+    {
+        Dispose(disposing: true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Derived cmdlets that hold more (a libvirt connection) override this and call the base.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _stopping.Dispose();
+    }
 
     /// <summary>True when this call only previews: -WhatIf, or $WhatIfPreference in the caller's scope.</summary>
     protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)

@@ -85,7 +85,7 @@ public interface IBridgeConfig
 /// neither NetworkManager (it skips dot files) nor network-scripts (it reads ifcfg-*, route-*, rule-*) loads
 /// them, and Remove-HostBridge writes them back byte for byte.
 /// </summary>
-public static class SavedOriginals
+internal static class SavedOriginals
 {
     public const string Suffix = ".orig";
 
@@ -125,7 +125,7 @@ public static class BridgeConfigs
     /// a real run stops with it.
     /// </summary>
     public static IBridgeConfig Open(BridgeBackend backend, HostRoot root, ReleaseProfile? release, ICommandRunner runner,
-        CancellationToken cancellationToken, ICollection<KvmHostException> blockers)
+        ICollection<KvmHostException> blockers, CancellationToken cancellationToken)
     {
         if (backend == BridgeBackend.NetworkScripts) return new NetworkScriptsConfig(root);
         bool? fromVersion = null;

@@ -1,5 +1,6 @@
 namespace KvmHost.Core.Platform;
 
+/// <summary>Error ids of the bridge area (New-/Get-/Remove-HostBridge, the ifcfg and keyfile editors).</summary>
 public static partial class ErrorIds
 {
     public const string InvalidInterfaceName = nameof(InvalidInterfaceName);
@@ -22,4 +23,6 @@ public static partial class ErrorIds
     public const string KeyfileMalformed = nameof(KeyfileMalformed);
     /// <summary>The NIC's profile has a setting the bridge cannot honour (a MAC or DHCP identity derived from the NIC's own name or profile).</summary>
     public const string InterfaceSettingNotCarried = nameof(InterfaceSettingNotCarried);
+    /// <summary>An existing ifcfg file has a value the line-based editor cannot keep intact (a quote left open across lines).</summary>
+    public const string IfcfgFileMalformed = nameof(IfcfgFileMalformed);
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Globalization;
-using System.Net.Sockets;
 using KvmHost.Core.Platform;
 
 namespace KvmHost.Core.Bridge;
@@ -71,7 +70,7 @@ public static class BridgePlanner
         var blockers = new List<KvmHostException>();
         if (Privileges.MissingRootFor(root, $"Bridging {request.Interface} into {request.Name}") is { } notRoot) blockers.Add(notRoot);
         LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
-        var config = BridgeConfigs.Open(backend, root, release, runner, cancellationToken, blockers);
+        var config = BridgeConfigs.Open(backend, root, release, runner, blockers, cancellationToken);
         return Plan(request, root, config, live, sshConnection) with { Blockers = blockers };
     }
 
@@ -336,7 +335,7 @@ public static class BridgePlanner
         string? text = null;
         try { text = root.TryReadText("/etc/resolv.conf", 256 * 1024); } catch (KvmHostException) { }
         if (text is null) return [];
-        return text.Split('\n').Select(l => l.Trim().Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        return text.Split('\n').Select(l => l.Trim().Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
             .Where(w => w.Length >= 2 && w[0] == "nameserver").Select(w => BridgeConfigs.TryAddress(w[1])).OfType<IPAddress>()
             // systemd-resolved's stub and loopback resolvers are this host, not the network's servers.
             .Where(a => !IPAddress.IsLoopback(a)).Distinct().ToList();

@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace KvmHost.Core.Bridge;
 
 /// <summary>How the bridge gets its addresses.</summary>

@@ -48,7 +48,7 @@ public sealed record CarryContext
     public ConfiguredIp? Addressing { get; init; }
 }
 
-public static partial class BridgeSettingsCatalog
+internal static partial class BridgeSettingsCatalog
 {
     /// <summary>NetworkManager's default route metric for an ethernet device; a bridge gets 425 (nm-device.c, route metric defaults per device type).</summary>
     public const int NetworkManagerEthernetMetric = 100;

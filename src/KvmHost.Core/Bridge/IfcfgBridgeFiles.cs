@@ -20,7 +20,7 @@ internal static partial class IfcfgBridgeFiles
 
     public static string RouteFilePath(string kind, string device) => $"{Directory}/{kind}-{device}";
 
-    public static BridgeRendering Render(HostRoot root, BridgeSettings s, bool networkManager, bool newNames = false)
+    public static BridgeRendering Render(HostRoot root, BridgeSettings s, bool networkManager)
     {
         string nicPath = NetworkScriptsConfig.IfcfgPath(s.Port);
         var source = s.Source is { IsIfcfg: true, Text: not null } p && p.Path == nicPath ? p : null;

@@ -9,7 +9,7 @@ namespace KvmHost.Core.Bridge;
 /// for the NIC), the link's lines stay in the port file. Keys: initscripts' sysconfig.txt and the keys
 /// NetworkManager's ifcfg-rh reader knows (nms-ifcfg-rh-utils.c).
 /// </summary>
-public sealed partial record IfcfgCarry
+internal sealed partial record IfcfgCarry
 {
     /// <summary>KEY=value lines for ifcfg-&lt;bridge&gt;, in the NIC file's order (device names already rewritten).</summary>
     public IReadOnlyList<(string Key, string Value)> BridgeLines { get; init; } = [];

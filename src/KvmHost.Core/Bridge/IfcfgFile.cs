@@ -10,7 +10,7 @@ namespace KvmHost.Core.Bridge;
 /// quoted the way NetworkManager's writer does (bare when safe, else double quotes with \ " $ `
 /// escaped), and a value with a control character is refused, so nothing can inject a line or a command.
 /// </summary>
-public sealed partial class IfcfgFile
+internal sealed partial class IfcfgFile
 {
     private readonly List<string> _lines;
 

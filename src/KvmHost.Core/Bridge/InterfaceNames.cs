@@ -42,19 +42,16 @@ public static class InterfaceNames
 
     private static IEnumerable<(string Name, bool IsBridge)> Devices(HostRoot root)
     {
-        string directory;
-        try { directory = root.Resolve("/sys/class/net"); }
+        IReadOnlyList<DirectoryEntry> entries;
+        try { entries = root.List("/sys/class/net"); }
         catch (KvmHostException) { return []; }
-        string[] entries;
-        try { entries = Directory.GetFileSystemEntries(directory); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return []; }
         var result = new List<(string, bool)>();
-        foreach (string name in entries.Select(Path.GetFileName).OfType<string>())
+        foreach (var entry in entries)
         {
             bool isBridge;
-            try { isBridge = root.DirectoryExists($"/sys/class/net/{name}/bridge"); }
+            try { isBridge = root.DirectoryExists($"{entry.Path}/bridge"); }
             catch (KvmHostException) { continue; }
-            result.Add((name, isBridge));
+            result.Add((entry.Name, isBridge));
         }
         return result;
     }

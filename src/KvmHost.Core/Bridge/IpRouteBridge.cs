@@ -24,7 +24,7 @@ public sealed record LiveCommand(string Program, IReadOnlyList<string> Arguments
 /// identity onto it as it is (MAC, MTU, IPv6 sysctls, every global address with its flags, every route it owns in
 /// every table, the policy rules that name it), and, from the state captured before, put everything back.
 /// </summary>
-public sealed class IpRouteBridge(ICommandRunner runner, CancellationToken cancellationToken)
+internal sealed class IpRouteBridge(ICommandRunner runner, CancellationToken cancellationToken)
 {
     /// <summary>The commands that turn the state before into the bridge (also what -WhatIf lists).</summary>
     public static IReadOnlyList<LiveCommand> Commands(BridgeSettings s, LivePlan plan)

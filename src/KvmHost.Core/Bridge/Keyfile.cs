@@ -9,7 +9,7 @@ namespace KvmHost.Core.Bridge;
 /// g_key_file_set_string (\\, \n, \t, \r, \s for a leading space), list items joined with ';' and a
 /// trailing ';'. Comments are not kept: NetworkManager drops them too whenever it saves a profile.
 /// </summary>
-public sealed class Keyfile
+internal sealed class Keyfile
 {
     private readonly List<(string Name, List<(string Key, string Value)> Entries)> _groups = [];
 

@@ -9,7 +9,7 @@ namespace KvmHost.Core.Bridge;
 /// written explicitly where a bridge would get another default. Property list and defaults:
 /// nm-settings-nmcli(5) and nm-settings-keyfile(5) of NetworkManager 1.42.
 /// </summary>
-public sealed partial record KeyfileCarry
+internal sealed partial record KeyfileCarry
 {
     /// <summary>[connection] keys for the bridge profile (zone, autoconnect-priority, permissions...).</summary>
     public IReadOnlyList<(string Key, string Value)> BridgeConnection { get; init; } = [];

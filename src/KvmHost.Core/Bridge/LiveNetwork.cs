@@ -93,7 +93,7 @@ public sealed record LiveNetworkState(IReadOnlyList<LiveLink> Links, IReadOnlyLi
         {
             int colon = line.IndexOf(':');
             if (colon <= 0 || !int.TryParse(line[..colon], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int priority)) continue;
-            string spec = string.Join(' ', line[(colon + 1)..].Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
+            string spec = string.Join(' ', line[(colon + 1)..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries));
             rules.Add(new LiveRule(ipv6, priority, spec));
         }
         return rules;

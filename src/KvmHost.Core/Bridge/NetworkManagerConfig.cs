@@ -15,7 +15,7 @@ namespace KvmHost.Core.Bridge;
 /// ONBOOT=no for ifcfg ones), so Remove-HostBridge can bring them back byte for byte. A NIC whose profile is
 /// an ifcfg file gets an ifcfg bridge instead (<see cref="IfcfgBridgeFiles"/>), for the ifcfg-rh plugin.
 /// </summary>
-public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
+internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridgeConfig
 {
     public const string Directory = "/etc/NetworkManager/system-connections";
     public const string RunDirectory = "/run/NetworkManager/system-connections";
@@ -29,6 +29,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
     public static string PortId(string bridge, string nic) => $"{bridge}-port-{nic}";
 
     /// <summary>A stable UUID per profile id (name-based, like NetworkManager's own generated ones), so a rerun renders the same file.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5350", Justification = "A name-based (version 5) UUID is defined over SHA-1; nothing secret is hashed.")]
     public static string StableUuid(string id)
     {
         byte[] hash = SHA1.HashData(Encoding.UTF8.GetBytes("kvmhost-bridge:" + id));
@@ -43,7 +44,7 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         // Profiles under /run are NetworkManager's own in-memory ones (an externally configured NIC): nothing to carry or keep.
         var source = s.Source is { Text: not null } p && !p.Path.StartsWith("/run/", StringComparison.Ordinal) ? p : null;
         // An ifcfg profile (RHEL 8, hosts upgraded to 9) gets an ifcfg bridge: ifcfg-rh then reads every carried key as it read it for the NIC.
-        if (source is { IsIfcfg: true }) return IfcfgBridgeFiles.Render(root, s, networkManager: true, newNames);
+        if (source is { IsIfcfg: true }) return IfcfgBridgeFiles.Render(root, s, networkManager: true);
 
         var carry = source is null ? null : KeyfileCarry.Compute(source, Keyfile.ParseStrict(source.Text!, source.Path), s.Context);
         var carried = carry?.Report.ToList() ?? [];
@@ -391,33 +392,28 @@ public sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBridge
         || text.Split('\n').Any(line => line.Trim() is var l && l.StartsWith("interface-name", StringComparison.Ordinal)
             && l.Split('=', 2) is [var key, var value] && key.Trim() == "interface-name" && value.Trim() == nic);
 
+    /// <summary>
+    /// The profiles NetworkManager would load. A malformed one it skips is kept aside (it may be the NIC's: then
+    /// that is the error), and one that cannot be read for permission (0600, no root) too: a preview must not plan without it.
+    /// </summary>
     private List<(string Path, Keyfile File)> ReadKeyfiles()
     {
         _malformed.Clear();
         _unreadable.Clear();
+        var skipped = new List<SkippedFile>();
         var result = new List<(string, Keyfile)>();
-        foreach (string directory in new[] { Directory, RunDirectory })
+        foreach (var (path, text) in new[] { Directory, RunDirectory }.SelectMany(directory => root.ReadTextFiles(directory, IsProfileName, skipped: skipped)))
         {
-            string hostDirectory = root.Resolve(directory);
-            if (!System.IO.Directory.Exists(hostDirectory)) continue;
-            foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory).Order(StringComparer.Ordinal))
-            {
-                string name = Path.GetFileName(hostPath);
-                // NetworkManager skips hidden files, backups and editor leftovers the same way.
-                if (name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak")
-                    || name.EndsWith(".orig") || name.EndsWith(".rej") || name.EndsWith(".swp") || name.EndsWith(".tmp")) continue;
-                try
-                {
-                    if (root.TryReadText($"{directory}/{name}") is not { } text) continue;
-                    if (Keyfile.FindProblem(text) is { } problem) _malformed.Add(($"{directory}/{name}", text, problem));
-                    else result.Add(($"{directory}/{name}", Keyfile.Parse(text)));
-                }
-                catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable)
-                {
-                    if (e.Kind == FailureKind.PermissionDenied) _unreadable.Add(e);
-                }
-            }
+            if (Keyfile.FindProblem(text) is { } problem) _malformed.Add((path, text, problem));
+            else result.Add((path, Keyfile.Parse(text)));
         }
+        _unreadable.AddRange(skipped.Select(s => s.Failure).OfType<KvmHostException>().Where(e => e.Kind == FailureKind.PermissionDenied));
         return result;
     }
+
+    // NetworkManager skips hidden files, backups and editor leftovers the same way.
+    private static bool IsProfileName(string name) =>
+        !(name.StartsWith('.') || name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith('~') || name.EndsWith(".bak", StringComparison.Ordinal)
+          || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rej", StringComparison.Ordinal)
+          || name.EndsWith(".swp", StringComparison.Ordinal) || name.EndsWith(".tmp", StringComparison.Ordinal));
 }

@@ -11,7 +11,7 @@ namespace KvmHost.Core.Bridge;
 /// bridge's names (<see cref="IfcfgBridgeFiles"/>). NM_CONTROLLED=no, so a NetworkManager that is also
 /// installed leaves both alone.
 /// </summary>
-public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
+internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
 {
     public const string Directory = "/etc/sysconfig/network-scripts";
 
@@ -116,21 +116,14 @@ public sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
         };
     }
 
-    private List<(string Path, IfcfgFile File)> ReadAll()
-    {
-        string hostDirectory = root.Resolve(Directory);
-        if (!System.IO.Directory.Exists(hostDirectory)) return [];
-        var result = new List<(string, IfcfgFile)>();
-        foreach (string hostPath in System.IO.Directory.GetFiles(hostDirectory, "ifcfg-*").Order(StringComparer.Ordinal))
-        {
-            string name = Path.GetFileName(hostPath);
-            // initscripts skips backups and editor leftovers the same way.
-            if (name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith(".bak") || name.EndsWith('~') || name.EndsWith(".orig")
-                || name.EndsWith(".rpmnew") || name.EndsWith(".rpmsave") || name == "ifcfg-lo") continue;
-            if (root.TryReadText($"{Directory}/{name}") is { } text) result.Add(($"{Directory}/{name}", IfcfgFile.Parse(text)));
-        }
-        return result;
-    }
+    private List<(string Path, IfcfgFile File)> ReadAll() =>
+        root.ReadTextFiles(Directory, IsProfileName, "ifcfg-*").Select(f => (f.Path, IfcfgFile.Parse(f.Text))).ToList();
+
+    // initscripts skips backups and editor leftovers the same way.
+    private static bool IsProfileName(string name) =>
+        !(name.Contains(AtomicFileWriter.BackupMarker) || name.EndsWith(".bak", StringComparison.Ordinal) || name.EndsWith('~')
+          || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rpmnew", StringComparison.Ordinal)
+          || name.EndsWith(".rpmsave", StringComparison.Ordinal) || name == "ifcfg-lo");
 
     internal static bool IsIpKey(string key) =>
         key is "BOOTPROTO" or "GATEWAY" or "DEFROUTE" or "PEERDNS" or "PEERROUTES" or "NETWORK" or "BROADCAST" or "DOMAIN"

@@ -6,7 +6,7 @@ namespace KvmHost.Core.Cpu;
 /// What KvmHost needs from /proc/cpuinfo. Parsed from bytes in one pass: a 384-CPU file is about
 /// 0.8 MB, and only the first processor's block carries information we use; the rest is counted.
 /// </summary>
-public sealed class CpuInfo
+internal sealed class CpuInfo
 {
     public string? VendorId { get; private set; }
     public string? ModelName { get; private set; }

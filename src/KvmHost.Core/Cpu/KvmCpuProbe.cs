@@ -2,12 +2,6 @@ using KvmHost.Core.Platform;
 
 namespace KvmHost.Core.Cpu;
 
-public static partial class CpuErrorIds
-{
-    public const string CpuInfoNotFound = nameof(CpuInfoNotFound);
-    public const string CpuInfoUnreadable = nameof(CpuInfoUnreadable);
-}
-
 /// <summary>
 /// Decides whether KVM can run, from the same evidence virt-host-validate and kvm-ok use:
 /// the CPU flags, the firmware's lock bits (MSRs, when readable), the KVM modules and /dev/kvm.
@@ -134,14 +128,14 @@ public static class KvmCpuProbe
         }
         catch (KvmHostException e) when (e.ErrorId != ErrorIds.PathEscapesRoot && e.ErrorId != ErrorIds.SymlinkLoop)
         {
-            throw new KvmHostException(CpuErrorIds.CpuInfoUnreadable, e.Kind, e.Message, "/proc/cpuinfo", e.Hint, e);
+            throw new KvmHostException(ErrorIds.CpuInfoUnreadable, e.Kind, e.Message, "/proc/cpuinfo", e.Hint, e);
         }
         if (bytes is null)
-            throw new KvmHostException(CpuErrorIds.CpuInfoNotFound, FailureKind.ObjectNotFound,
+            throw new KvmHostException(ErrorIds.CpuInfoNotFound, FailureKind.ObjectNotFound,
                 $"{root.Describe("/proc/cpuinfo")} does not exist.", "/proc/cpuinfo",
                 root.IsLive ? "Mount procfs on /proc." : "Copy the host's /proc/cpuinfo into the root, or use the live root '/'.");
         if (Array.IndexOf(bytes, (byte)0) >= 0)
-            throw new KvmHostException(CpuErrorIds.CpuInfoUnreadable, FailureKind.InvalidData,
+            throw new KvmHostException(ErrorIds.CpuInfoUnreadable, FailureKind.InvalidData,
                 $"{root.Describe("/proc/cpuinfo")} is not text (it contains NUL bytes).", "/proc/cpuinfo");
         return CpuInfo.Parse(bytes);
     }
@@ -229,7 +223,7 @@ public static class KvmCpuProbe
     }
 
     private static bool DeviceAccessible(HostRoot root) =>
-        Platform.NativeAccess.CanReadWrite(root.Resolve("/dev/kvm"));
+        Platform.NativeMethods.CanReadWrite(root.Resolve("/dev/kvm"));
 
     /// <summary>
     /// Reads the firmware's lock bits like kvm-ok: Intel IA32_FEATURE_CONTROL locked with "VMX outside

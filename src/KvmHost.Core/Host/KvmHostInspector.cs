@@ -95,7 +95,7 @@ public sealed class KvmHostInspector
         return daemons.Report(plan, changed: false, [], whatIf: false, expectation.LibvirtTimeout, waitForSocket: false);
     }
 
-    private IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
+    private static IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
     {
         string units = string.Join(", ", state.Units.Select(u => u.Name));
         yield return state.Enabled
@@ -151,7 +151,7 @@ public sealed class KvmHostInspector
     }
 
     /// <summary>Runs one area's read; a failure there is recorded as a failed check instead of ending the report.</summary>
-    private T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class
+    private static T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class
     {
         try
         {

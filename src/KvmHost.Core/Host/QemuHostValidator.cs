@@ -8,7 +8,7 @@ namespace KvmHost.Core.Host;
 /// controllers libvirt places guests in, device assignment (IOMMU) and secure guests. Same verdicts:
 /// only a FAIL makes the host unfit; WARN and NOTE carry a hint.
 /// </summary>
-public static class QemuHostValidator
+internal static class QemuHostValidator
 {
     // The controllers virt-host-validate asks for, with the cgroup v2 controller that provides each.
     private static readonly (string V1, string? V2)[] Controllers =
@@ -96,8 +96,7 @@ public static class QemuHostValidator
                 "no ACPI DMAR or IVRS table: the IOMMU is disabled in the firmware or absent",
                 "Enable VT-d / AMD-Vi in the firmware setup if you want to pass PCI devices to guests.") { Area = "Iommu" };
 
-        bool groups = root.DirectoryExists("/sys/kernel/iommu_groups") &&
-            Directory.EnumerateFileSystemEntries(root.Resolve("/sys/kernel/iommu_groups")).Any();
+        bool groups = root.List("/sys/kernel/iommu_groups").Count > 0;
         string cmdline = root.TryReadText("/proc/cmdline", 64 * 1024) ?? string.Empty;
         // Without an ACPI table the CPU vendor decides which kernel switch applies.
         bool intel = dmar || (!ivrs && CpuVendor(root) != "AuthenticAMD");

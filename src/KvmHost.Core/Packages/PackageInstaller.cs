@@ -42,6 +42,9 @@ public sealed class PackageInstaller
     private static readonly HashSet<string> LibvirtDaemonPackages = new(StringComparer.Ordinal)
         { "libvirt", "libvirt-daemon", "libvirt-daemon-kvm", "libvirt-daemon-system", "libvirt-daemon-driver-qemu" };
 
+    private const string InstallTimeoutHint =
+        "Give the package manager longer with -TimeoutSec (a slow mirror, many packages), or check what it waits for (another package manager's lock).";
+
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
     private readonly ReleaseProfile _release;
@@ -85,9 +88,9 @@ public sealed class PackageInstaller
         if (missing.Count == 0) return new InstallPlan(names, before, missing, null, null);
 
         CommandRequest? module = _release.DnfModule is { } stream && _release.PackageManager == PackageManagerKind.Dnf
-            ? PackageManagerRequest(options, ["module", "enable", stream]) with { Timeout = options.Timeout }
+            ? PackageManagerRequest(options, ["module", "enable", stream]) with { Timeout = options.Timeout, TimeoutHint = InstallTimeoutHint }
             : null;
-        var install = PackageManagerRequest(options, ["install", .. missing]) with { Timeout = options.Timeout };
+        var install = PackageManagerRequest(options, ["install", .. missing]) with { Timeout = options.Timeout, TimeoutHint = InstallTimeoutHint };
         return new InstallPlan(names, before, missing, module, install);
     }
 
@@ -221,7 +224,7 @@ public sealed class PackageInstaller
                 .EnsureSuccess("rpm cannot tell where its database is; check rpm's macros.").StandardOutput.Trim();
             if (!PackageQuery.HasRpmDatabase(_root, databasePath)) return new Dictionary<string, string>();
         }
-        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken), names);
+        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken));
     }
 
     private CommandRequest PackageManagerRequest(InstallOptions options, IReadOnlyList<string> command)

@@ -10,7 +10,7 @@ public sealed record TransactionStep(string Phase, string? Package, int Index, i
 /// Reads what yum (3), dnf (4 and 5) and apt-get print: transaction steps for progress, the packages a
 /// transaction brought, and the failure worth naming. Output is always parsed with LC_ALL=C (the runner).
 /// </summary>
-public static partial class PackageManagerOutput
+internal static partial class PackageManagerOutput
 {
     // dnf:   "  Installing       : qemu-img-9.1.0-15.el9.noarch                 1/6"
     // yum 3: "  Installing : 10:qemu-img-1.5.3-175.el7_9.6.x86_64               1/6"

@@ -6,7 +6,7 @@ namespace KvmHost.Core.Packages;
 /// Which of a set of packages are installed, asked of the package database in one query: rpm on the
 /// Red Hat family, dpkg-query on Debian. The package manager itself (yum, dnf, apt-get) never runs here.
 /// </summary>
-public static class PackageQuery
+internal static class PackageQuery
 {
     /// <summary>
     /// rpm --root ROOT -q --qf '%{NAME} %{VERSION}-%{RELEASE}\n' NAMES.
@@ -35,8 +35,7 @@ public static class PackageQuery
     public static bool HasRpmDatabase(HostRoot root, string databasePath)
     {
         if (!databasePath.StartsWith('/')) return true; // an unexpanded macro: let rpm decide
-        string directory = root.Resolve(databasePath);
-        return Directory.Exists(directory) && Directory.EnumerateFileSystemEntries(directory).Any();
+        return root.List(databasePath).Count > 0;
     }
 
     /// <summary>dpkg-query reads the root's status file through --admindir; no chroot needed.</summary>
@@ -54,7 +53,7 @@ public static class PackageQuery
     /// ("package X is not installed"); anything on stderr besides that is a broken database or bad usage.
     /// A name installed twice (multilib, install-only packages) keeps the last version rpm lists.
     /// </summary>
-    public static IReadOnlyDictionary<string, string> ParseRpm(CommandResult result, IReadOnlyList<string> names)
+    public static IReadOnlyDictionary<string, string> ParseRpm(CommandResult result)
     {
         var installed = new Dictionary<string, string>(StringComparer.Ordinal);
         int notInstalled = 0;

@@ -43,7 +43,8 @@ public sealed class AtomicFileWriter
     {
         // Through RealPath also on the live root: renaming over a symlink (99-sysctl.conf -> ../sysctl.conf)
         // would replace the link itself with a regular file instead of updating the file it points to.
-        string hostPath = _root.Resolve(_root.RealPath(pathInRoot));
+        string realPath = _root.RealPath(pathInRoot);
+        string hostPath = _root.Resolve(realPath);
         string directory = Path.GetDirectoryName(hostPath)!;
         if (Directory.Exists(hostPath))
             throw new KvmHostException(ErrorIds.NotADirectory, FailureKind.InvalidArgument,
@@ -53,11 +54,11 @@ public sealed class AtomicFileWriter
         if (exists && ContentEquals(hostPath, content))
             return new FileChange(pathInRoot, Changed: false, Created: false, Deleted: false, BackupPath: null);
 
-        RemoveStaleTemporaryFiles(directory, Path.GetFileName(hostPath));
-        string temp = Path.Combine(directory, $".{Path.GetFileName(hostPath)}{BackupMarker}{Guid.NewGuid():N}.tmp");
+        string temp = TemporaryPathFor(hostPath);
         string? backupHostPath = null;
         try
         {
+            RemoveStaleTemporaryFiles(Path.GetDirectoryName(realPath)!, Path.GetFileName(hostPath));
             Directory.CreateDirectory(directory);
             UnixFileMode mode = exists ? File.GetUnixFileMode(hostPath) : newFileMode;
             using (var stream = new FileStream(temp, new FileStreamOptions
@@ -108,14 +109,15 @@ public sealed class AtomicFileWriter
     {
         if (!change.Changed) return;
         string hostPath = change.Deleted ? _root.Resolve(change.Path, followLast: false) : _root.Resolve(_root.RealPath(change.Path));
+        // Copy through a temp file so that the backup stays and the restore is atomic as well; named like the writer's
+        // own temp files, so that one a killed restore leaves behind is hidden and cleaned up like theirs.
+        string temp = TemporaryPathFor(hostPath);
         try
         {
             if (change.BackupPath is not null)
             {
                 string backup = _root.Resolve(change.BackupPath, followLast: false);
-                // Copy through a temp file so that the backup stays and the restore is atomic as well.
-                string temp = hostPath + BackupMarker + "restore.tmp";
-                File.Copy(backup, temp, overwrite: true);
+                File.Copy(backup, temp);
                 File.SetUnixFileMode(temp, File.GetUnixFileMode(backup));
                 if (NativeMethods.GetOwner(backup) is { } owner) NativeMethods.SetOwner(temp, owner.Uid, owner.Gid);
                 File.Move(temp, hostPath, overwrite: true);
@@ -128,9 +130,20 @@ public sealed class AtomicFileWriter
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            TryDelete(temp);
             throw WriteFailed(change.Path, e);
         }
     }
+
+    /// <summary>
+    /// A temporary file next to <paramref name="hostPath"/>: in the same directory (same file system, so the rename is
+    /// atomic, and the directory's SELinux context), hidden (no reader loads it), unique (parallel writers never meet),
+    /// and of the one shape the stale cleanup removes: ".NAME.kvmhost-GUID.tmp".
+    /// </summary>
+    internal static string TemporaryPathFor(string hostPath) =>
+        Path.Combine(Path.GetDirectoryName(hostPath)!, $".{Path.GetFileName(hostPath)}{BackupMarker}{Guid.NewGuid():N}.tmp");
+
+    private static string StaleTemporaryPattern(string fileName) => $".{fileName}{BackupMarker}*.tmp";
 
     private string MakeBackup(string hostPath, bool hidden)
     {
@@ -172,8 +185,8 @@ public sealed class AtomicFileWriter
         string why = e switch
         {
             UnauthorizedAccessException => "permission denied (run as root, or the file system is read-only)",
-            IOException io when io.HResult == 28 || io.Message.Contains("space", StringComparison.OrdinalIgnoreCase) => "the file system is full",
-            IOException io when io.Message.Contains("Read-only", StringComparison.OrdinalIgnoreCase) => "the file system is read-only",
+            IOException io when Errno.Is(io, Errno.NoSpace) => "the file system is full",
+            IOException io when Errno.Is(io, Errno.ReadOnlyFileSystem) => "the file system is read-only",
             _ => e.Message,
         };
         return new KvmHostException(ErrorIds.FileWriteFailed,
@@ -190,12 +203,12 @@ public sealed class AtomicFileWriter
     /// behind: hidden and never loaded, but it would pile up. A live writer keeps its temporary for
     /// milliseconds, so one older than <see cref="StaleTemporaryAge"/> belongs to a run that died.
     /// </summary>
-    private static void RemoveStaleTemporaryFiles(string directory, string fileName)
+    private void RemoveStaleTemporaryFiles(string directoryInRoot, string fileName)
     {
-        if (!Directory.Exists(directory)) return;
         var cutoff = DateTime.UtcNow - StaleTemporaryAge;
-        foreach (string stale in Directory.EnumerateFiles(directory, $".{fileName}{BackupMarker}*.tmp"))
+        foreach (var entry in _root.List(directoryInRoot, StaleTemporaryPattern(fileName)).Where(e => e.Kind == FileKind.File))
         {
+            string stale = _root.Resolve(entry.Path, followLast: false);
             if (File.GetLastWriteTimeUtc(stale) < cutoff) TryDelete(stale);
         }
     }
@@ -207,7 +220,7 @@ public sealed class AtomicFileWriter
 }
 
 /// <summary>The modes files are created with when they do not exist yet.</summary>
-public static class Modes
+internal static class Modes
 {
     /// <summary>0644: sysctl.d drop-ins, ifcfg files.</summary>
     public const UnixFileMode ConfigFile = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;

@@ -11,6 +11,12 @@ public sealed record CommandRequest(string Program, IReadOnlyList<string> Argume
 {
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// What to tell the admin when the program runs out of time. Only a caller whose timeout comes from the admin
+    /// (a cmdlet's -TimeoutSec) can say how to give it more; the default names what programs usually wait for.
+    /// </summary>
+    public string TimeoutHint { get; init; } = "Check what the program waits for (a lock, the network, a service), then run the command again.";
+
     /// <summary>Extra environment; a null value removes the variable.</summary>
     public IReadOnlyDictionary<string, string?>? Environment { get; init; }
 
@@ -74,7 +80,7 @@ public sealed class CommandRunner : ICommandRunner
     /// <param name="log">Receives the exact command line before each start (the cmdlets pass Write-Verbose).</param>
     public CommandRunner(Action<string>? log = null) => _log = log;
 
-    /// <summary>How many processes this runner started: the benchmarks count work done on a converged host.</summary>
+    /// <summary>How many processes this runner started (the tests check that a run started what it should).</summary>
     public int StartedCount => _started;
 
     public bool IsAvailable(string program) => FindOnPath(program) is not null;
@@ -121,8 +127,9 @@ public sealed class CommandRunner : ICommandRunner
         var stderr = new StringBuilder();
         var readers = new[]
         {
-            Task.Run(() => Pump(process.StandardOutput, false, lines)),
-            Task.Run(() => Pump(process.StandardError, true, lines)),
+            // Not cancellable: the pipes are drained until the process is gone, so it never blocks on a full pipe.
+            Task.Run(() => Pump(process.StandardOutput, false, lines), CancellationToken.None),
+            Task.Run(() => Pump(process.StandardError, true, lines), CancellationToken.None),
         };
         _ = Task.WhenAll(readers).ContinueWith(_ => Complete(lines), TaskScheduler.Default);
         try
@@ -155,7 +162,7 @@ public sealed class CommandRunner : ICommandRunner
             Kill(process);
             throw new KvmHostException(ErrorIds.CommandTimedOut, FailureKind.OperationTimeout,
                 $"'{request.CommandLine}' did not finish within {request.Timeout.TotalSeconds:0} s and was stopped.",
-                request.Program, "Check what the program waits for (a lock, the network), or raise -TimeoutSec.");
+                request.Program, request.TimeoutHint);
         }
         catch (OperationCanceledException)
         {

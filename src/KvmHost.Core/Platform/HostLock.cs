@@ -15,6 +15,12 @@ public sealed class HostLock : IDisposable
 
     public const string LockPath = "/run/lock/kvmhost.lock";
 
+    /// <summary>How long a configuration change waits for another KvmHost run to finish: edits take milliseconds.</summary>
+    public static readonly TimeSpan ConfigurationWait = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a package install waits: the run holding the lock may be in a package transaction of minutes.</summary>
+    public static readonly TimeSpan PackageTransactionWait = TimeSpan.FromMinutes(5);
+
     public static HostLock Acquire(HostRoot root, TimeSpan timeout, CancellationToken cancellationToken)
     {
         string hostPath = root.Resolve(LockPath);

@@ -2,6 +2,25 @@ using System.Text;
 
 namespace KvmHost.Core.Platform;
 
+/// <summary>What a directory entry is once symbolic links are followed inside the root.</summary>
+internal enum FileKind
+{
+    /// <summary>A regular file.</summary>
+    File,
+    Directory,
+    /// <summary>A device, FIFO or socket; a link that is broken, loops or leads out of the root; or what cannot be inspected.</summary>
+    Other,
+}
+
+/// <summary>One entry of <see cref="HostRoot.List"/>: its name, its path inside the root, and what it is.</summary>
+internal sealed record DirectoryEntry(string Name, string Path, FileKind Kind);
+
+/// <summary>A file <see cref="HostRoot.ReadTextFiles"/> passed over: why, and the failure when reading it failed.</summary>
+internal sealed record SkippedFile(string Path, string Reason, KvmHostException? Failure)
+{
+    public override string ToString() => $"{Path}: {Reason}";
+}
+
 /// <summary>
 /// The file-system root every read and write goes through: "/" for the running host, or a mounted
 /// image or scratch tree. Paths inside the root are resolved the way chroot would see them (absolute
@@ -48,7 +67,7 @@ public sealed class HostRoot
             throw new KvmHostException(ErrorIds.RootNotFound, FailureKind.ObjectNotFound,
                 $"The root '{full}' does not exist.", full, "Check the path, or mount the image first.", e);
         }
-        catch (IOException e) when (e.Message.Contains("symbolic link", StringComparison.OrdinalIgnoreCase))
+        catch (IOException e) when (Errno.Is(e, Errno.SymlinkLoop))
         {
             throw new KvmHostException(ErrorIds.SymlinkLoop, FailureKind.InvalidArgument,
                 $"The root '{full}' is a symbolic link loop.", full, inner: e);
@@ -186,6 +205,86 @@ public sealed class HostRoot
                     $"{Describe(pathInRoot)} is a directory, not a file.", pathInRoot, inner: e);
             throw new KvmHostException(ErrorIds.FileUnreadable, FailureKind.ReadError,
                 $"Cannot read {Describe(pathInRoot)}: {e.Message}", pathInRoot, inner: e);
+        }
+    }
+
+    /// <summary>
+    /// Lists a directory inside the root, sorted by name (ordinal): the one way the module looks into a folder.
+    /// A directory that does not exist (or is not a directory) lists as empty; one that cannot be read fails with
+    /// FileUnreadable, as a file would. Each entry's kind is decided with links followed inside the root, so a link that
+    /// is broken, loops or climbs out of the root is <see cref="FileKind.Other"/> and never fails the listing.
+    /// </summary>
+    /// <param name="pattern">A file-name pattern with * and ?, as in ls.</param>
+    internal IReadOnlyList<DirectoryEntry> List(string directoryInRoot, string pattern = "*")
+    {
+        string hostDirectory = Resolve(directoryInRoot);
+        List<string> names;
+        try
+        {
+            names = Directory.GetFileSystemEntries(hostDirectory, pattern).Select(p => System.IO.Path.GetFileName(p)).ToList();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+        catch (IOException e) when (Errno.Is(e, Errno.NotADirectory))
+        {
+            return [];
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new KvmHostException(ErrorIds.FileUnreadable, FailureKind.PermissionDenied,
+                $"Cannot list {Describe(directoryInRoot)}: permission denied.", directoryInRoot,
+                "Run as root (sudo pwsh), or check the directory's mode.", e);
+        }
+        catch (IOException e)
+        {
+            throw new KvmHostException(ErrorIds.FileUnreadable, FailureKind.ReadError,
+                $"Cannot list {Describe(directoryInRoot)}: {e.Message}", directoryInRoot, inner: e);
+        }
+        string prefix = directoryInRoot.TrimEnd('/');
+        return names.Order(StringComparer.Ordinal)
+            .Select(name => new DirectoryEntry(name, $"{prefix}/{name}", KindOf($"{prefix}/{name}")))
+            .ToList();
+    }
+
+    /// <summary>
+    /// Reads, as text, the regular files of a directory whose names <paramref name="include"/> accepts. What a daemon
+    /// would not load as configuration is passed over, never a failure, and named in <paramref name="skipped"/>: a
+    /// file that is not text, too large, or not readable by this user; a directory, device or broken link.
+    /// </summary>
+    internal IReadOnlyList<(string Path, string Text)> ReadTextFiles(string directoryInRoot, Func<string, bool> include,
+        string pattern = "*", ICollection<SkippedFile>? skipped = null)
+    {
+        var files = new List<(string, string)>();
+        foreach (var entry in List(directoryInRoot, pattern).Where(e => include(e.Name)))
+        {
+            if (entry.Kind != FileKind.File)
+            {
+                skipped?.Add(new SkippedFile(entry.Path, "not a regular file", null));
+                continue;
+            }
+            try
+            {
+                if (TryReadText(entry.Path) is { } text) files.Add((entry.Path, text));
+            }
+            catch (KvmHostException e) when (e.ErrorId is ErrorIds.FileNotText or ErrorIds.FileUnreadable or ErrorIds.FileTooLarge)
+            {
+                skipped?.Add(new SkippedFile(entry.Path, e.Message, e));
+            }
+        }
+        return files;
+    }
+
+    private FileKind KindOf(string pathInRoot)
+    {
+        try
+        {
+            return NativeMethods.KindOf(Resolve(pathInRoot)) ?? FileKind.Other;
+        }
+        catch (KvmHostException)
+        {
+            return FileKind.Other; // the link loops or leads out of the root
         }
     }
 

@@ -67,6 +67,21 @@ internal static partial class NativeMethods
 
     internal static bool SetOwner(string path, uint uid, uint gid) => Chown(path, uid, gid) == 0;
 
+    /// <summary>What is at a path, symlinks followed (statx's stx_mode), or null when it cannot be inspected.</summary>
+    internal static FileKind? KindOf(string path)
+    {
+        const uint StatxType = 0x1;
+        const int FileTypeMask = 0xF000, RegularFile = 0x8000, DirectoryFile = 0x4000;
+        Span<byte> buffer = stackalloc byte[256];
+        if (Statx(AtFdcwd, path, 0, StatxType, buffer) != 0) return null;
+        return (BitConverter.ToUInt16(buffer.Slice(28, 2)) & FileTypeMask) switch
+        {
+            RegularFile => FileKind.File,
+            DirectoryFile => FileKind.Directory,
+            _ => FileKind.Other,
+        };
+    }
+
     /// <summary>fsync a directory so a rename in it survives a power cut.</summary>
     internal static void SyncDirectory(string directory)
     {

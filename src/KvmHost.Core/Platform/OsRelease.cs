@@ -3,7 +3,7 @@ using System.Text;
 namespace KvmHost.Core.Platform;
 
 /// <summary>The fields of an os-release file (freedesktop.org format: KEY=value, shell-style quoting).</summary>
-public sealed class OsRelease
+internal sealed class OsRelease
 {
     private readonly Dictionary<string, string> _fields;
 

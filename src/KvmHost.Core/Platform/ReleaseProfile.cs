@@ -11,7 +11,7 @@ public enum BridgeBackend { NetworkScripts, NetworkManager }
 
 /// <summary>
 /// What differs between releases, decided once from os-release so that no cmdlet compares version
-/// numbers itself. Facts per release are in the README's release table and in DOMAIN notes.
+/// numbers itself. The facts per release are the README's release table.
 /// </summary>
 public sealed record ReleaseProfile
 {
@@ -24,7 +24,7 @@ public sealed record ReleaseProfile
     public required LibvirtLayout LibvirtLayout { get; init; }
     public required BridgeBackend BridgeBackend { get; init; }
 
-    /// <summary>The packages that make a KVM host on this release (the seed's list, renamed per release).</summary>
+    /// <summary>The packages that make a KVM host on this release (the RHEL 7 procedure's list, renamed per release).</summary>
     public required IReadOnlyList<string> KvmPackages { get; init; }
 
     /// <summary>A dnf module stream that must be enabled first (RHEL 8's "virt"), else null.</summary>
@@ -52,7 +52,7 @@ public sealed record ReleaseProfile
         return FromOsRelease(release);
     }
 
-    public static ReleaseProfile FromOsRelease(OsRelease release)
+    internal static ReleaseProfile FromOsRelease(OsRelease release)
     {
         string id = release.Id.ToLowerInvariant();
         var like = release.IdLike.Select(l => l.ToLowerInvariant()).ToHashSet();
@@ -65,7 +65,7 @@ public sealed record ReleaseProfile
             if (major < 30) throw Unsupported(release, "Fedora before 30 is out of support.");
             return Build(release, DistroFamily.Fedora, major, PackageManagerKind.Dnf,
                 major >= 35 ? LibvirtLayout.Modular : LibvirtLayout.Monolithic, BridgeBackend.NetworkManager,
-                // The seed's tools by Fedora's names, not the "virtualization" group: whether a group is
+                // The RHEL 7 procedure's tools by Fedora's names, not the "virtualization" group: whether a group is
                 // installed is known only to dnf's own database, so it could not be queried with rpm.
                 ["qemu-kvm", "qemu-img", "libvirt", "python3-libvirt", "guestfs-tools", "virt-install"], null);
         }

@@ -98,7 +98,7 @@ public sealed class LibvirtDaemons
     {
         var result = _systemctl.Change(step.Verb, step.Units);
         if (result.Succeeded) return;
-        if (step.Verb != "start") throw _systemctl.Failed(result);
+        if (step.Verb != "start") throw Systemctl.Failed(result);
         var down = _systemctl.Show(step.Units).Where(s => !s.IsActive).Select(s => s.Name).DefaultIfEmpty(step.Units[0]).ToList();
         throw new KvmHostException(ErrorIds.LibvirtStartFailed, FailureKind.InvalidOperation,
             $"'{result.Request.CommandLine}' failed (exit code {result.ExitCode}): {result.Tail(3)}" + Journal(down), down[0],

@@ -5,7 +5,7 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Services;
 
 /// <summary>What one reachability probe found.</summary>
-public sealed record ProbeResult(bool Reachable, string Endpoint, string Detail, TimeSpan Elapsed);
+internal sealed record ProbeResult(bool Reachable, string Endpoint, string Detail, TimeSpan Elapsed);
 
 /// <summary>
 /// Asks the daemon itself, over its read-only UNIX socket, for the authentication methods it offers
@@ -14,7 +14,7 @@ public sealed record ProbeResult(bool Reachable, string Endpoint, string Detail,
 /// running, or failing to start, so a successful connect proves nothing; only a reply in libvirt's RPC
 /// framing does. No virsh is needed, and the same probe works for libvirtd and virtqemud.
 /// </summary>
-public static class LibvirtProbe
+internal static class LibvirtProbe
 {
     private const uint RemoteProgram = 0x20008086;
     private const uint RemoteProtocolVersion = 1;

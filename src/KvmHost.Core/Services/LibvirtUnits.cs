@@ -11,7 +11,7 @@ public enum LibvirtDaemonMode { Auto, Monolithic, Modular }
 /// enabled and started (the service then starts on the first connection); virtproxyd's sockets serve
 /// clients that still connect to libvirt-sock and remote (SSH-tunnelled) clients.
 /// </summary>
-public static class LibvirtUnits
+internal static class LibvirtUnits
 {
     public const string MonolithicService = "libvirtd.service";
     public static readonly string[] ModularDrivers = ["qemu", "network", "nodedev", "nwfilter", "secret", "storage", "interface"];

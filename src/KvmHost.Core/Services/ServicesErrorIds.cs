@@ -1,5 +1,6 @@
 namespace KvmHost.Core.Platform;
 
+/// <summary>Error ids of the services area (Enable-Libvirtd, Get-Libvirtd).</summary>
 public static partial class ErrorIds
 {
     public const string SystemdNotRunning = nameof(SystemdNotRunning);

@@ -6,7 +6,7 @@ namespace KvmHost.Core.Services;
 /// systemctl for one root: the running systemd for "/", or `systemctl --root=DIR` for an image, where
 /// only unit-file operations exist (enable, disable, mask, unmask, is-enabled) and nothing runs.
 /// </summary>
-public sealed class Systemctl
+internal sealed class Systemctl
 {
     public const string ShowProperties = "Id,LoadState,ActiveState,SubState,UnitFileState";
     private const string NotBootedMarker = "has not been booted with systemd";
@@ -128,7 +128,7 @@ public sealed class Systemctl
         return arguments;
     }
 
-    public KvmHostException Failed(CommandResult result) =>
+    public static KvmHostException Failed(CommandResult result) =>
         new(ErrorIds.SystemctlFailed, FailureKind.InvalidOperation,
             $"'{result.Request.CommandLine}' failed with exit code {result.ExitCode}: {result.Tail()}",
             "systemctl", "Check 'systemctl status' and the journal ('journalctl -xe') for the units named.");

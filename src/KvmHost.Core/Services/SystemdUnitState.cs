@@ -1,7 +1,7 @@
 namespace KvmHost.Core.Services;
 
 /// <summary>One unit as systemd reports it (the properties of `systemctl show`).</summary>
-public sealed record SystemdUnitState(string Name, string LoadState, string ActiveState, string SubState, string UnitFileState)
+internal sealed record SystemdUnitState(string Name, string LoadState, string ActiveState, string SubState, string UnitFileState)
 {
     /// <summary>Unit file states that need no `systemctl enable`: linked in already, or nothing to link.</summary>
     private static readonly HashSet<string> BootReady = new(StringComparer.Ordinal)
@@ -22,7 +22,7 @@ public sealed record SystemdUnitState(string Name, string LoadState, string Acti
 /// Parses `systemctl show -p Id,LoadState,ActiveState,SubState,UnitFileState UNIT...`: one block of
 /// KEY=value lines per unit, blocks separated by an empty line, in the order the units were named.
 /// </summary>
-public static class SystemctlShowParser
+internal static class SystemctlShowParser
 {
     public static IReadOnlyList<SystemdUnitState> Parse(string output)
     {

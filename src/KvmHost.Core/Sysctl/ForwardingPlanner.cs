@@ -21,7 +21,7 @@ public sealed record ForwardingRequest
 }
 
 /// <summary>One file to write: its new text and the line edits per key.</summary>
-public sealed record FilePlan(string Path, string NewText, bool Creates, IReadOnlyList<(string Key, SysctlLineEdit Edit)> Edits)
+public sealed record SysctlFilePlan(string Path, string NewText, bool Creates, IReadOnlyList<(string Key, SysctlLineEdit Edit)> Edits)
 {
     public string Describe() => (Creates ? $"create {Path}: " : $"edit {Path}: ") + string.Join("; ", Edits.Select(e => e.Edit));
 }
@@ -33,7 +33,7 @@ public sealed record RuntimePlan(string Key, string? Current, string Desired)
 }
 
 public sealed record ForwardingPlan(
-    IReadOnlyList<FilePlan> Files,
+    IReadOnlyList<SysctlFilePlan> Files,
     IReadOnlyList<RuntimePlan> RuntimeWrites,
     IReadOnlyList<IpForwardingState> After,
     IReadOnlyList<string> Warnings,
@@ -92,9 +92,9 @@ public sealed class ForwardingPlanner
     }
 
     private static string OverriddenWarning(IpForwardingState s) => !s.ConfigurationFileLoadedAtBoot
-        ? $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but boot does not read that file; boot leaves it at {s.PersistentValue?.ToString() ?? "the kernel default"}."
+        ? $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but boot does not read that file; boot leaves it at {s.PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "the kernel default"}."
         : $"{s.ConfigurationFile} sets {s.Key} = {s.ConfiguredValue}, but {s.EffectiveEntry}{(s.EffectiveEntry != s.EffectiveFile ? $" -> {s.EffectiveFile}" : "")} " +
-          $"line {s.EffectiveLine} is read later at boot and sets {s.PersistentValue?.ToString() ?? "(excluded)"}.";
+          $"line {s.EffectiveLine} is read later at boot and sets {s.PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "(excluded)"}.";
 
     public ForwardingPlan Plan(ForwardingRequest request)
     {
@@ -162,7 +162,7 @@ public sealed class ForwardingPlanner
 
         var files = planned
             .Where(p => p.Value.Edits.Count > 0)
-            .Select(p => new FilePlan(p.Key, p.Value.File.Text, p.Value.Creates, p.Value.Edits))
+            .Select(p => new SysctlFilePlan(p.Key, p.Value.File.Text, p.Value.Creates, p.Value.Edits))
             .ToList();
 
         AddAdvice(request, want, target, after, warnings, notes);
@@ -178,7 +178,7 @@ public sealed class ForwardingPlanner
     /// already wrote is put back (files from their backups, kernel values to what they were), so a
     /// failure leaves the host as it was, and the error says what failed.
     /// </summary>
-    public IReadOnlyList<FileChange> Apply(ForwardingPlan plan, AtomicFileWriter writer, Func<FilePlan, bool> approveFile, Func<RuntimePlan, bool> approveRuntime)
+    public IReadOnlyList<FileChange> Apply(ForwardingPlan plan, AtomicFileWriter writer, Func<SysctlFilePlan, bool> approveFile, Func<RuntimePlan, bool> approveRuntime)
     {
         var changes = new List<FileChange>();
         var written = new List<RuntimePlan>();
@@ -282,7 +282,7 @@ public sealed class ForwardingPlanner
 
     private IReadOnlyList<IpForwardingState> States(IReadOnlyList<ForwardingFamily> families, SysctlBootOrder boot, string target,
         IReadOnlyDictionary<string, string>? runtime, IReadOnlySet<string> changedKeys, List<Advice> warnings, List<Advice> notes,
-        IReadOnlyList<FilePlan>? files = null, IReadOnlyList<RuntimePlan>? runtimeWrites = null)
+        IReadOnlyList<SysctlFilePlan>? files = null, IReadOnlyList<RuntimePlan>? runtimeWrites = null)
     {
         var configured = boot.ReadFile(target);
         bool loaded = boot.SourceFor(target) is not null;
@@ -292,7 +292,7 @@ public sealed class ForwardingPlanner
         {
             string key = KeyOf(family);
             var winner = boot.Evaluate([key])[key];
-            int? configuredValue = ParseInt(configured.EntriesFor(key).LastOrDefault()?.Value);
+            int? configuredValue = ParseInt(configured.EntriesFor(key) is [.., var lastEntry] ? lastEntry.Value : null);
             string? runtimeText = runtime is not null && runtime.TryGetValue(key, out var planned) ? planned : _kernel.Read(key);
             int? persistent = ParseInt(winner.Value);
             states.Add(new IpForwardingState
@@ -322,7 +322,7 @@ public sealed class ForwardingPlanner
     }
 
     /// <summary>One line per change that concerns the family (its key, and the shared bridge keys).</summary>
-    public static string[] ChangesFor(ForwardingFamily family, IEnumerable<FilePlan> files, IEnumerable<RuntimePlan> runtimeWrites)
+    public static string[] ChangesFor(ForwardingFamily family, IEnumerable<SysctlFilePlan> files, IEnumerable<RuntimePlan> runtimeWrites)
     {
         bool Concerns(string key) => key == KeyOf(family) || BridgeNetfilterKeys.Contains(key);
         return files.SelectMany(f => f.Edits.Where(e => Concerns(e.Key)).Select(e => $"{f.Path}: {e.Edit}"))

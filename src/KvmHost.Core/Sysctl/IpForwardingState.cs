@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace KvmHost.Core.Sysctl;
 
 public enum ForwardingFamily { IPv4, IPv6 }
@@ -68,5 +70,5 @@ public sealed record IpForwardingState
     public string Root { get; init; } = "/";
 
     public override string ToString() =>
-        $"{Key}: runtime {RuntimeValue?.ToString() ?? "n/a"}, boot {PersistentValue?.ToString() ?? "unset"} ({EffectiveFile ?? "no file"})";
+        $"{Key}: runtime {RuntimeValue?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}, boot {PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "unset"} ({EffectiveFile ?? "no file"})";
 }

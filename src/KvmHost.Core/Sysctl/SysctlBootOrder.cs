@@ -3,7 +3,7 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Sysctl;
 
 /// <summary>One file systemd-sysctl reads at boot: as listed in its sysctl.d directory, and the real file.</summary>
-public sealed record SysctlSource(string ListedPath, string RealPath)
+internal sealed record SysctlSource(string ListedPath, string RealPath)
 {
     public string Name => Path.GetFileName(ListedPath);
 
@@ -12,7 +12,7 @@ public sealed record SysctlSource(string ListedPath, string RealPath)
 }
 
 /// <summary>What boot leaves a key at, and which line decided it. Source null: nothing sets the key.</summary>
-public sealed record SysctlBootValue(string Key, string? Value, SysctlSource? Source, int? LineNumber, string? Pattern)
+internal sealed record SysctlBootValue(string Key, string? Value, SysctlSource? Source, int? LineNumber, string? Pattern)
 {
     public bool IsSet => Value is not null;
 }
@@ -27,7 +27,7 @@ public sealed record SysctlBootValue(string Key, string? Value, SysctlSource? So
 /// /etc/sysctl.d/99-sysctl.conf. procps "sysctl --system" would read /etc/sysctl.conf once more at the
 /// very end; boot does not, so this class takes the boot path as the truth.
 /// </summary>
-public sealed class SysctlBootOrder
+internal sealed class SysctlBootOrder
 {
     public static readonly string[] Directories =
         ["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"];
@@ -99,17 +99,8 @@ public sealed class SysctlBootOrder
         var byName = new Dictionary<string, SysctlSource>(StringComparer.Ordinal);
         foreach (string directory in Directories)
         {
-            var names = new List<string>();
-            string hostDirectory = _root.Resolve(directory);
-            if (Directory.Exists(hostDirectory))
-            {
-                foreach (string hostPath in Directory.EnumerateFileSystemEntries(hostDirectory, "*.conf"))
-                {
-                    // Regular files and links to files count; a directory named *.conf does not.
-                    if (Directory.Exists(hostPath)) continue;
-                    names.Add(Path.GetFileName(hostPath));
-                }
-            }
+            // Files and links count (a link to /dev/null masks a name); a directory named *.conf does not.
+            var names = _root.List(directory, "*.conf").Where(e => e.Kind != FileKind.Directory).Select(e => e.Name).ToList();
             foreach (string plannedPath in _planned.Keys)
                 if (Path.GetDirectoryName(plannedPath) == directory && plannedPath.EndsWith(".conf", StringComparison.Ordinal))
                     names.Add(Path.GetFileName(plannedPath));

@@ -1,5 +1,6 @@
 namespace KvmHost.Core.Platform;
 
+/// <summary>Error ids of the sysctl area (Set-IpForwarding, Get-IpForwarding).</summary>
 public static partial class ErrorIds
 {
     /// <summary>A /proc/sys file the command needs does not exist (IPv6 disabled, module not loaded).</summary>

@@ -3,7 +3,7 @@ using System.Text;
 namespace KvmHost.Core.Sysctl;
 
 /// <summary>One active line of a sysctl file: an assignment, or a "-key" exclusion (Value null).</summary>
-public sealed record SysctlEntry(string Key, string? Value, bool IgnoreFailure, int LineNumber, string Text);
+internal sealed record SysctlEntry(string Key, string? Value, bool IgnoreFailure, int LineNumber, string Text);
 
 /// <summary>What one edit did to one line, for -WhatIf and verbose output.</summary>
 public sealed record SysctlLineEdit(int LineNumber, string? Before, string After)
@@ -21,7 +21,7 @@ public sealed record SysctlLineEdit(int LineNumber, string? Before, string After
 /// failure" and "-key" alone only excludes the key from globs. There are no trailing comments: the
 /// value is everything after "=" (trimmed).
 /// </summary>
-public sealed class SysctlFile
+internal sealed class SysctlFile
 {
     private readonly List<(string Content, string Ending)> _lines;
 

@@ -37,7 +37,7 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
         var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
         daemons.EnsureSystemdRunning();
         // -WhatIf leaves no trace, not even the lock file.
-        using var hostLock = WhatIfRequested ? null : HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        using var hostLock = WhatIfRequested ? null : LockHost();
         LibvirtPlan plan = daemons.Plan(Mode);
 
         var done = new List<string>();

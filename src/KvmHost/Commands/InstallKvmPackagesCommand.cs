@@ -73,7 +73,7 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
         }
 
         installer.RequireRoot(plan);
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromMinutes(5), Cancellation);
+        using var hostLock = LockHost(HostLock.PackageTransactionWait);
         // Planned again under the lock: a parallel run may have installed some of it meanwhile.
         plan = installer.Plan(names, options, Cancellation);
         var progress = new ProgressRecord(1, $"Installing {plan.Missing.Count} package(s) with {installer.PackageManager}", "Resolving dependencies");

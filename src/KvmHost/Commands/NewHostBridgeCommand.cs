@@ -97,7 +97,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
             return;
         }
 
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        using var hostLock = LockHost();
         var locked = Prepare(request, backend);
         if (!locked.SameChangesAs(plan))
             throw BridgeConfigs.ChangedWhileWaiting(request.Name);

@@ -49,7 +49,7 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
             return;
         }
 
-        using var hostLock = HostLock.Acquire(HostRoot, TimeSpan.FromSeconds(30), Cancellation);
+        using var hostLock = LockHost();
         var locked = Prepare(name, backend);
         if (!BridgeRemover.SameChanges(locked, plan))
             throw BridgeConfigs.ChangedWhileWaiting(name);

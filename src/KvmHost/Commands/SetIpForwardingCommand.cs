@@ -9,8 +9,6 @@ namespace KvmHost.Commands;
 [OutputType(typeof(IpForwardingState))]
 public sealed class SetIpForwardingCommand : KvmHostCmdlet
 {
-    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
-
     [Parameter(Position = 0)]
     public ForwardingFamilySelection AddressFamily { get; set; } = ForwardingFamilySelection.IPv4;
 
@@ -66,7 +64,7 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
             return;
         }
 
-        using (HostLock.Acquire(HostRoot, LockTimeout, Cancellation))
+        using (LockHost())
         {
             // Planned again under the lock: another run may have changed the files since the prompt.
             plan = planner.Plan(request);

@@ -77,7 +77,7 @@ public class PlannerTests
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkManagerConfig(scratch.Root, false), null, null);
         Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
         Assert.Equal(4, plan.Settings.Ip.DnsServers.Count);
-        var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous"));
+        var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous", StringComparison.Ordinal));
         // The profile says autoconnect=false already: the one-line edit leaves it exactly as it is.
         Assert.Equal(text, disabled.File.Content);
         Assert.False(disabled.Changes);

@@ -154,16 +154,16 @@ public class KvmCpuProbeTests
     public void Missing_cpuinfo_is_CpuInfoNotFound()
     {
         using var scratch = new ScratchRoot();
-        Assert.Equal(CpuErrorIds.CpuInfoNotFound, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(scratch.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoNotFound, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(scratch.Root)).ErrorId);
     }
 
     [Fact]
     public void A_cpuinfo_that_is_a_directory_or_binary_is_CpuInfoUnreadable()
     {
         using var dir = new ScratchRoot().Dir("/proc/cpuinfo");
-        Assert.Equal(CpuErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(dir.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(dir.Root)).ErrorId);
         using var binary = new ScratchRoot().Dir("/proc");
         File.WriteAllBytes(binary.HostPath("/proc/cpuinfo"), [1, 0, 2]);
-        Assert.Equal(CpuErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(binary.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(binary.Root)).ErrorId);
     }
 }

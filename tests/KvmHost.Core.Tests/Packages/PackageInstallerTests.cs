@@ -5,7 +5,7 @@ using Xunit;
 namespace KvmHost.Core.Tests.Packages;
 
 /// <summary>Planning and the decisions around the package manager run, with a scripted runner.</summary>
-public class PackageInstallerTests : IDisposable
+public sealed class PackageInstallerTests : IDisposable
 {
     private readonly ScratchRoot _scratch = new();
 

@@ -169,3 +169,40 @@ public class AtomicFileWriterLiveRootTests
         }
     }
 }
+
+public class AtomicFileWriterTemporaryFileTests
+{
+    [Fact]
+    public void Temporary_names_are_hidden_unique_and_of_the_one_shape_the_stale_cleanup_removes()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/sysctl.conf", "old\n");
+        string first = AtomicFileWriter.TemporaryPathFor(scratch.HostPath("/etc/sysctl.conf"));
+        string second = AtomicFileWriter.TemporaryPathFor(scratch.HostPath("/etc/sysctl.conf"));
+        Assert.NotEqual(first, second);
+        Assert.StartsWith(scratch.HostPath("/etc/.sysctl.conf.kvmhost-"), first, StringComparison.Ordinal);
+        Assert.EndsWith(".tmp", first, StringComparison.Ordinal);
+
+        // One left by a killed write or restore is removed by the next write once it is old enough.
+        File.WriteAllText(first, "left behind");
+        File.SetLastWriteTimeUtc(first, DateTime.UtcNow - AtomicFileWriter.StaleTemporaryAge - TimeSpan.FromSeconds(5));
+        new AtomicFileWriter(scratch.Root).Write("/etc/sysctl.conf", "new\n");
+        Assert.False(File.Exists(first));
+    }
+
+    [Fact]
+    public void An_undo_that_cannot_finish_leaves_no_temporary_file_and_keeps_the_backup()
+    {
+        using var scratch = new ScratchRoot().Put("/etc/a.conf", "old\n");
+        var writer = new AtomicFileWriter(scratch.Root);
+        var change = writer.Write("/etc/a.conf", "new\n");
+        // Something replaced the file with a directory that is not empty: the restore cannot rename over it.
+        File.Delete(scratch.HostPath("/etc/a.conf"));
+        scratch.Put("/etc/a.conf/inside", "x");
+
+        var e = Assert.Throws<KvmHostException>(() => writer.Undo(change));
+
+        Assert.Equal(ErrorIds.FileWriteFailed, e.ErrorId);
+        Assert.Empty(Directory.GetFiles(scratch.HostPath("/etc"), "*.tmp"));
+        Assert.Equal("old\n", File.ReadAllText(scratch.Root.Resolve(change.BackupPath!)));
+    }
+}

@@ -50,7 +50,7 @@ public class ReleaseProfileTests
     }
 
     [Fact]
-    public void Rhel7_keeps_the_seed_package_list_and_rhel9_renames_it()
+    public void Rhel7_keeps_the_procedures_package_list_and_rhel9_renames_it()
     {
         Assert.Equal(["qemu-kvm", "qemu-img", "libvirt", "libvirt-python", "libguestfs-tools", "virt-install"], FromFixture("rhel-7.5.os-release").KvmPackages);
         var rhel9 = FromFixture("rhel-9.6.os-release").KvmPackages;

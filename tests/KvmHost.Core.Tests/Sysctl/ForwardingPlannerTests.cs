@@ -71,7 +71,7 @@ public class ForwardingPlannerTests
     }
 
     [Fact]
-    public void Writing_etc_sysctl_conf_the_seeds_way_edits_its_line_and_it_wins_through_the_link()
+    public void Writing_etc_sysctl_conf_as_the_RHEL_7_procedure_does_edits_its_line_and_it_wins_through_the_link()
     {
         using var scratch = WithOldSysctlConf();
         var plan = Planner(scratch).Plan(new ForwardingRequest { Families = [ForwardingFamily.IPv4], ConfigurationFile = "/etc/sysctl.conf" });

@@ -11,5 +11,4 @@ public static partial class ErrorIds
     public const string PackageQueryFailed = nameof(PackageQueryFailed);
     public const string PackageRootUnsupported = nameof(PackageRootUnsupported);
     public const string PackageOptionUnsupported = nameof(PackageOptionUnsupported);
-    public const string CpuNotSupported = nameof(CpuNotSupported);
 }
