@@ -129,8 +129,9 @@ route-metric=78
 route1=2001:db8:99::/48,2001:db8::fe,44
 token=::abcd
 "@
-        # The three defects of the issue in one profile: DHCP (the lease must come back), IPv6 disabled, a zone, no route-metric.
-        $dhcp = "[connection]`nid=dhcp-nic`nuuid=4f0a2b7c-1d2e-4c3b-9a8f-6e5d4c3b2a19`ntype=ethernet`ninterface-name=kvmt0`nzone=internal`n`n[ipv4]`ndhcp-hostname=kvm-dhcp`nmethod=auto`n`n[ipv6]`nmethod=disabled`n"
+        # The three defects of the issue in one profile: DHCP with a cloned MAC (the lease must come back), IPv6 disabled,
+        # a zone, no route-metric.
+        $dhcp = "[connection]`nid=dhcp-nic`nuuid=4f0a2b7c-1d2e-4c3b-9a8f-6e5d4c3b2a19`ntype=ethernet`ninterface-name=kvmt0`nzone=internal`n`n[ethernet]`ncloned-mac-address=52:54:00:DD:EE:01`n`n[ipv4]`ndhcp-hostname=kvm-dhcp`nmethod=auto`n`n[ipv6]`nmethod=disabled`n"
         # Jumbo frames and an IPv6-only link: no IPv4, link-local IPv6 from the MAC (the bridge must end up with the same address).
         $jumbo = "[connection]`nid=jumbo-nic`nuuid=0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f`ntype=ethernet`ninterface-name=kvmt0`n`n[ethernet]`nmtu=9000`n`n[ipv4]`nmethod=disabled`n`n[ipv6]`naddr-gen-mode=eui64`nmethod=link-local`n"
         # Refused: DHCPv6 whose IAID NetworkManager derives from the interface name.
@@ -284,9 +285,13 @@ foreach (`$name in `$views.Keys) {
         $dhcp.New.Results[0].PlannedChanges -match 'route-metric=100' | Should -Not -BeNullOrEmpty
     }
 
-    It 'DHCP hands the bridge the NIC''s lease: one address acknowledged, to one client' -Skip:([bool]$script:dnsmasqSkip) {
+    It 'DHCP hands the bridge the NIC''s lease: one address acknowledged, to one client with the cloned MAC' -Skip:([bool]$script:dnsmasqSkip) {
         $acks = @($script:leases -match 'DHCPACK\(kvmg0\) (\S+)' | ForEach-Object { ($_ -split 'DHCPACK\(kvmg0\) ')[1].Split(' ')[0] } | Sort-Object -Unique)
         $acks.Count | Should -Be 1 -Because "the log says: $($script:leases -match 'DHCP' -join ' | ')"
+        @($script:leases -match 'DHCPACK\(kvmg0\) \S+ (\S+)' | ForEach-Object { ($_ -split 'DHCPACK\(kvmg0\) ')[1].Split(' ')[1] } | Sort-Object -Unique) |
+            Should -Be @('52:54:00:dd:ee:01')
+        $script:story.Dhcp.Bridge.Mac | Should -Be '52:54:00:dd:ee:01'
+        $script:story.Dhcp.Port.Mac | Should -Be '52:54:00:dd:ee:01' -Because 'the port keeps presenting the cloned MAC to the switch'
         $script:story.Dhcp.Bridge.Addresses | Should -Be @("$($acks[0])/24")
         @($script:leases -match 'client provides name: kvm-dhcp').Count | Should -BeGreaterOrEqual 2 -Because 'dhcp-hostname went with the bridge'
     }

@@ -76,7 +76,9 @@ public static class BridgeReport
         var notes = new List<string>();
         if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are changed; the running network is not touched.");
         if (plan.Port is not null && plan.Configured is not null)
-            notes.Add($"{plan.Port} gets the bridge's settings: {(plan.Ip.Dhcp ? "DHCP" : string.Join(", ", plan.Ip.Addresses))}.");
+            notes.Add(plan.Files.Any(f => f.File.Purpose.EndsWith("as it was", StringComparison.Ordinal)) && plan.Notes.Count == 0
+                ? $"{plan.Port} gets its own files back as they were before the bridge."
+                : $"{plan.Port} gets the bridge's settings: {(plan.Ip.Dhcp ? "DHCP" : string.Join(", ", plan.Ip.Addresses))}.");
         notes.AddRange(plan.Notes);
         notes.AddRange(plan.Risks);
         var after = outcome is null || outcome.RolledBack || !root.IsLive ? plan.Before : outcome.After;
