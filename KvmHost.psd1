@@ -31,8 +31,10 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('KVM', 'libvirt', 'Linux', 'RHEL', 'virtualization', 'bridge', 'NetworkManager')
-            ProjectUri = ''
+            Tags         = @('KVM', 'libvirt', 'Linux', 'RHEL', 'virtualization', 'bridge', 'NetworkManager')
+            # No ProjectUri or LicenseUri: the project has no public address yet, and an empty one makes
+            # Publish-PSResource refuse to pack. The license ships as the LICENSE file next to this manifest.
+            ReleaseNotes = 'KvmHost 0.1.0: Test-KvmCpuSupport, Install-KvmPackages, Enable-Libvirtd, New-HostBridge, Set-IpForwarding and their Get-* read side, Test-KvmHost, and a Pester compliance suite. Every change is idempotent, reports Changed, previews with -WhatIf and works offline on an image with -Root. Changes per version: CHANGELOG.md in the module folder.'
         }
     }
 }

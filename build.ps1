@@ -56,6 +56,9 @@ function Invoke-Build {
         Copy-Item (Join-Path $bin $file) $moduleOut
     }
     Copy-Item (Join-Path $repo 'KvmHost.psd1') $moduleOut
+    # A published module carries its license and its history (the manifest's ReleaseNotes point at it).
+    Copy-Item (Join-Path $repo 'LICENSE') $moduleOut
+    Copy-Item (Join-Path $repo 'CHANGELOG.md') $moduleOut
     # The compliance suite ships with the module so auditors run exactly what the module's authors test.
     Copy-Item (Join-Path $repo 'src/KvmHost/Compliance') $moduleOut -Recurse
     Merge-FormatFiles -Source (Join-Path $repo 'src/KvmHost/Formats') -Destination (Join-Path $moduleOut 'KvmHost.format.ps1xml')

@@ -28,8 +28,8 @@ Set-StrictMode -Version Latest
 $repo = Split-Path $PSScriptRoot -Parent
 $module = Join-Path $repo 'out/KvmHost/KvmHost.psd1'
 if (-not (Test-Path $module)) { throw "Build first: dotnet tool run pwsh -NoProfile -File ./build.ps1" }
-$pwsh = @([Environment]::ProcessPath)
-if ([IO.Path]::GetFileNameWithoutExtension($pwsh[0]) -eq 'dotnet') { $pwsh += Join-Path $PSHOME 'pwsh.dll' }
+Import-Module (Join-Path $repo 'tests/harness/Harness.psm1')
+$pwsh = @(Get-HarnessPwshCommand)
 
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 

@@ -35,9 +35,9 @@ $null = New-Item -ItemType Directory -Path $work
 $pwshInBox = @('env', 'NO_COLOR=1', 'TERM=dumb') + $Pwsh + @('-NoProfile', '-NonInteractive', '-Command')
 
 function Invoke-Box([string[]] $Command, [int] $Timeout = 600) {
-    $result = Invoke-TestBox -Name $name -Command $Command -AllowFailure -TimeoutSeconds $Timeout
-    if ($result.ExitCode -ne 0) { throw "in box: $($Command[-1]) exited $($result.ExitCode): $($result.Error)$($result.Output)" }
-    $result.Output
+    $result = Invoke-TestBox -Name $name -Command $Command -AllowFailure -TimeoutSec $Timeout
+    if ($result.ExitCode -ne 0) { throw "in box: $($Command[-1]) exited $($result.ExitCode): $($result.StdErr)$($result.StdOut)" }
+    $result.StdOut
 }
 
 function Get-WrittenFile([double] $Since) {

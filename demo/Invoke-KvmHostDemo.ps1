@@ -6,7 +6,8 @@
     The image is a scratch root (-Root): the os-release of RHEL 9.6 and the unit files libvirt installs,
     so Enable-Libvirtd and Set-IpForwarding really change the image (systemctl --root, the sysctl drop-in)
     while nothing runtime is touched. Installing packages into it would need a RHEL repository and root,
-    so that step runs with -WhatIf and shows the one dnf transaction it would start. Run by
+    so that step runs with -WhatIf and shows the one dnf transaction it would start. Test-KvmHost then
+    judges the image on what an image holds (its runtime checks are NotApplicable) and this machine. Run by
     ./build.ps1 -Task Demo after a build; runs without root.
 #>
 [CmdletBinding()]
@@ -77,6 +78,9 @@ method=auto`
         $bridge | Out-Host
         # The bridge's Name binds to -Uplink by property name.
         $bridge | Set-IpForwarding -AddressFamily Both -Root $image
+    }
+    Invoke-Step 'Test-KvmHost -Root $image -BridgeName br0   # the image: what it holds, not its runtime' {
+        Test-KvmHost -Root $image -BridgeName br0
     }
     Invoke-Step 'Test-KvmHost        # this machine, read only' { Test-KvmHost }
 }

@@ -3,8 +3,6 @@ BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/SystemdBox.psm1') -Force
     $script:noBox = Test-TestBoxSupported
-    if ($script:noBox) { Write-Warning "Enable-Libvirtd systemd box tests skipped: $script:noBox" }
-    $script:systemdIsInit = Test-Path /run/systemd/system
 }
 
 BeforeAll {
@@ -60,18 +58,19 @@ Import-Module '$module'
 } } | ConvertTo-Json -Depth 5 -Compress -EnumsAsStrings
 "@
         $pwsh = Get-PwshInvocation
-        $result = Invoke-TestBox -Name $Name -Command (@('env', 'NO_COLOR=1', 'TERM=dumb') + @($pwsh) + @('-NoProfile', '-NonInteractive', '-Command', $script)) -TimeoutSeconds 180
-        $result.Output | ConvertFrom-Json
+        $result = Invoke-TestBox -Name $Name -Command (@('env', 'NO_COLOR=1', 'TERM=dumb') + @($pwsh) + @('-NoProfile', '-NonInteractive', '-Command', $script)) -TimeoutSec 180
+        # -WhatIf prints its "What if:" lines first; the answer is the one compressed JSON line at the end.
+        ($result.StdOut -split "`n" | Where-Object { $_.StartsWith('{') } | Select-Object -Last 1) | ConvertFrom-Json
     }
 
     function Get-BoxUnitState([string] $Name, [string] $Verb, [string[]] $Unit) {
-        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).Output.Trim() -split "`n")
+        @((Invoke-TestBox -Name $Name -Command (@('systemctl', $Verb, '--') + $Unit) -AllowFailure).StdOut.Trim() -split "`n")
     }
 
     function Test-BoxLibvirtAnswers([string] $Name) {
         # An independent client: Debian's virsh connecting the way admins do.
-        $virsh = Invoke-TestBox -Name $Name -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSeconds 60
-        $virsh.ExitCode -eq 0 -and $virsh.Output -match 'Running hypervisor'
+        $virsh = Invoke-TestBox -Name $Name -Command virsh, --readonly, -c, 'qemu:///system', version -AllowFailure -TimeoutSec 60
+        $virsh.ExitCode -eq 0 -and $virsh.StdOut -match 'Running hypervisor'
     }
 
     function New-BoxName([string] $Prefix) { "$Prefix-$([guid]::NewGuid().ToString('N').Substring(0, 8))" }
@@ -89,11 +88,12 @@ Describe 'Enable-Libvirtd' {
                 $state.RuntimeApplied | Should -BeFalse
                 $state.Active | Should -BeFalse
                 $state.Note | Should -Match 'nothing was started'
-                $state.Actions | Should -HaveCount 1
-                $state.Actions[0] | Should -BeLike "systemctl --root=$root enable -- libvirtd.service*"
+                $state.WhatIf | Should -BeFalse
+                $state.PlannedChanges | Should -HaveCount 1
+                $state.PlannedChanges[0] | Should -BeLike "systemctl --root=$root enable -- libvirtd.service*"
                 Get-OfflineUnitState $root libvirtd.service, libvirtd.socket, libvirtd-ro.socket, libvirtd-admin.socket |
                     Should -Be @('enabled', 'enabled', 'enabled', 'enabled')
-                $state.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Services.LibvirtdState'
+                $state.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Services.LibvirtdResult'
             } finally { Remove-ScratchRoot $root }
         }
 
@@ -105,7 +105,7 @@ Describe 'Enable-Libvirtd' {
                 $again = Enable-Libvirtd -Root $root -Verbose 4>&1
                 $state = $again | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
                 $state.Changed | Should -BeFalse
-                $state.Actions | Should -BeNullOrEmpty
+                $state.PlannedChanges | Should -BeNullOrEmpty
                 ($again | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message |
                     Should -Not -Match 'systemctl \S+ (enable|disable|unmask|start|stop) '
                 Get-TreeHash $root | Should -Be $before
@@ -139,26 +139,41 @@ Describe 'Enable-Libvirtd' {
             try {
                 & systemctl "--root=$root" enable libvirtd.service libvirtd.socket 2>$null
                 $state = Enable-Libvirtd -Root $root -Mode Modular -WarningVariable warnings -WarningAction SilentlyContinue
-                $state.Actions[0] | Should -BeLike '*disable -- libvirtd.service libvirtd.socket'
+                $state.PlannedChanges[0] | Should -BeLike '*disable -- libvirtd.service libvirtd.socket'
                 "$warnings" | Should -Match 'libvirtd\.service'
                 Get-OfflineUnitState $root libvirtd.service, libvirtd.socket, virtqemud.socket | Should -Be @('disabled', 'disabled', 'enabled')
             } finally { Remove-ScratchRoot $root }
         }
 
-        It '-WhatIf lists the commands and changes nothing' {
+        It '-WhatIf shows the units as they are, lists the commands, and changes nothing, not even a lock file' {
             $root = New-LibvirtRoot -OsRelease 'debian-12.os-release'
             try {
                 $before = Get-TreeHash $root
                 $state = Enable-Libvirtd -Root $root -WhatIf
+                Get-TreeHash $root | Should -Be $before
+                Join-Path $root 'run' | Should -Not -Exist -Because 'the lock file lives in /run/lock'
                 $state.WhatIf | Should -BeTrue
                 $state.Changed | Should -BeFalse
                 $state.Enabled | Should -BeFalse
-                $state.Actions[0] | Should -BeLike '*enable -- libvirtd.service*'
-                Get-TreeHash $root | Should -Be $before
+                @($state.Units.UnitFileState) | Should -Be @('disabled', 'disabled', 'disabled', 'disabled')
+                $state.PlannedChanges[0] | Should -BeLike '*enable -- libvirtd.service*'
+                $state.Note | Should -Match 'a run would only enable units'
+                ($state | Out-String -Width 120) | Should -Match 'WhatIf\s+: True\s+PlannedChanges\s+: systemctl --root='
             } finally { Remove-ScratchRoot $root }
         }
 
-        It 'Get-Libvirtd reports the same units and changes nothing' {
+        It '-WhatIf on an enabled image is still a preview, with nothing planned' {
+            $root = New-LibvirtRoot -OsRelease 'debian-12.os-release'
+            try {
+                $null = Enable-Libvirtd -Root $root
+                $state = Enable-Libvirtd -Root $root -WhatIf
+                $state.WhatIf | Should -BeTrue
+                $state.Enabled | Should -BeTrue
+                $state.PlannedChanges | Should -BeNullOrEmpty
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'Get-Libvirtd reports the same units, state only, and changes nothing' {
             $root = New-LibvirtRoot -OsRelease 'debian-12.os-release'
             try {
                 $before = Get-TreeHash $root
@@ -168,6 +183,12 @@ Describe 'Enable-Libvirtd' {
                 @($state.Units.Name) | Should -Be @('libvirtd.service', 'libvirtd.socket', 'libvirtd-ro.socket', 'libvirtd-admin.socket')
                 @($state.Units.UnitFileState) | Should -Be @('disabled', 'disabled', 'disabled', 'disabled')
                 Get-TreeHash $root | Should -Be $before
+                $state.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Services.LibvirtdState'
+                foreach ($setterField in 'Changed', 'WhatIf', 'PlannedChanges', 'Actions', 'RuntimeApplied') {
+                    $state.PSObject.Properties.Name | Should -Not -Contain $setterField
+                }
+                $state.Note | Should -Not -Match 'were only enabled' -Because 'a read enabled nothing'
+                ($state | Out-String -Width 120) | Should -Not -Match 'Changed|PlannedChanges|WhatIf'
             } finally { Remove-ScratchRoot $root }
         }
     }
@@ -188,6 +209,27 @@ Describe 'Enable-Libvirtd' {
             } finally { Remove-ScratchRoot $root }
         }
 
+        It 'under -WhatIf takes the preview of Install-KvmPackages -WhatIf and plans the units the packages would bring' {
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } -Directories 'etc/systemd/system'
+            try {
+                $before = Get-TreeHash $root
+                $package = [KvmHost.Core.Packages.KvmPackageResult]@{ Name = 'libvirt'; Status = 'Missing'; WhatIf = $true; PackageManager = 'dnf'; PlannedChanges = 'dnf -y install libvirt' }
+                $state = $package | Enable-Libvirtd -Root $root -WhatIf
+                $state.WhatIf | Should -BeTrue
+                $state.Mode | Should -Be 'Modular'
+                $state.Units | Should -BeNullOrEmpty -Because 'nothing is installed yet'
+                $state.Enabled | Should -BeFalse
+                $state.PlannedChanges | Should -HaveCount 1
+                $state.PlannedChanges[0] | Should -BeLike "systemctl --root=$root enable -- virtqemud.service virtqemud.socket *"
+                $state.Note | Should -Match 'not installed yet'
+                Get-TreeHash $root | Should -Be $before
+
+                { $package | Enable-Libvirtd -Root $root } |
+                    Should -Throw -ErrorId 'LibvirtPackageNotInstalled,KvmHost.Commands.EnableLibvirtdCommand' -Because 'a real run needs libvirt installed'
+                Get-TreeHash $root | Should -Be $before
+            } finally { Remove-ScratchRoot $root }
+        }
+
         It 'goes on when libvirt is installed, reading deserialized package objects by property' {
             $root = New-LibvirtRoot -OsRelease 'debian-12.os-release'
             try {
@@ -199,34 +241,52 @@ Describe 'Enable-Libvirtd' {
     }
 
     Context 'errors that say what to do' {
-        It 'fails with LibvirtNotInstalled when no libvirt unit exists' {
+        It 'fails with LibvirtNotInstalled when no libvirt unit exists, before taking the lock' {
             $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/debian-12.os-release' } -Directories 'etc/systemd/system'
             try {
+                $before = Get-TreeHash $root
                 $thrown = $null
                 try { Enable-Libvirtd -Root $root } catch { $thrown = $_ }
                 $thrown.FullyQualifiedErrorId | Should -Be 'LibvirtNotInstalled,KvmHost.Commands.EnableLibvirtdCommand'
                 $thrown.CategoryInfo.Category | Should -Be 'NotInstalled'
                 $thrown.ErrorDetails.RecommendedAction | Should -Match 'Install-KvmPackages'
+                Join-Path $root 'run/lock/kvmhost.lock' | Should -Not -Exist -Because 'a refused call takes no lock'
+                Get-TreeHash $root | Should -Be $before
             } finally { Remove-ScratchRoot $root }
         }
 
-        It 'fails with SystemdNotRunning on a live host without systemd as PID 1' -Skip:($script:systemdIsInit) {
+        It 'fails with SystemdNotRunning on a live host without systemd as PID 1' {
+            if (Test-Path /run/systemd/system) { Set-ItResult -Skipped -Because 'systemd is PID 1 on this machine; the boxes below test with systemd'; return }
             { Get-Libvirtd } | Should -Throw -ErrorId 'SystemdNotRunning,KvmHost.Commands.GetLibvirtdCommand'
             { Enable-Libvirtd } | Should -Throw -ErrorId 'SystemdNotRunning,KvmHost.Commands.EnableLibvirtdCommand'
         }
 
-        It 'fails with NotRoot before touching anything when not root' -Skip:(Test-IsRoot) {
+        It 'fails with NotRoot before touching anything when not root' {
+            if (Test-IsRoot) { Set-ItResult -Skipped -Because 'this run is root; Hardening.Tests checks NotRoot as uid 65534'; return }
             { Enable-Libvirtd } | Should -Throw -ErrorId 'NotRoot,KvmHost.Commands.EnableLibvirtdCommand'
         }
     }
 
-    Context 'monolithic libvirtd in a systemd box (Debian libvirt)' -Skip:([bool] $script:noBox) {
+    Context "monolithic libvirtd in a systemd box (Debian libvirt)$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Skip:([bool] $script:noBox) {
         BeforeAll {
             $box = Start-TestBox -Name (New-BoxName 'lvmono')
             $units = 'libvirtd.service', 'libvirtd.socket', 'libvirtd-ro.socket', 'libvirtd-admin.socket'
             $null = Invoke-TestBox -Name $box.Name -Command (@('systemctl', 'disable', '--now', '--') + $units)
         }
         AfterAll { Stop-TestBox -Name $box.Name }
+
+        It '-WhatIf on the running system shows the daemon stopped, plans enable and start, and changes nothing' {
+            $run = Invoke-KvmHostInBox -Name $box.Name -Command 'Enable-Libvirtd -WhatIf'
+            $run.ErrorId | Should -BeNullOrEmpty -Because $run.Message
+            $run.State.WhatIf | Should -BeTrue
+            $run.State.Changed | Should -BeFalse
+            $run.State.Active | Should -BeFalse
+            $run.State.Enabled | Should -BeFalse
+            @($run.State.PlannedChanges) | Should -Be @('systemctl --no-ask-password enable -- libvirtd.service libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket',
+                'systemctl --no-ask-password start -- libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket')
+            Get-BoxUnitState $box.Name is-enabled $units | Should -Not -Contain 'enabled'
+            Invoke-TestBox -Name $box.Name -Command test, -e, /run/lock/kvmhost.lock -AllowFailure | ForEach-Object ExitCode | Should -Be 1 -Because 'a preview takes no lock'
+        }
 
         It 'starts from stopped and disabled, then enables, starts and reaches a real libvirtd' {
             Get-BoxUnitState $box.Name is-active $units | Should -Not -Contain 'active'
@@ -246,13 +306,13 @@ Describe 'Enable-Libvirtd' {
             $run = Invoke-KvmHostInBox -Name $box.Name -Command 'Enable-Libvirtd' -Then 'Get-Libvirtd'
             $run.ErrorId | Should -BeNullOrEmpty -Because $run.Message
             $run.State.Changed | Should -BeFalse
-            $run.State.Actions | Should -BeNullOrEmpty
+            $run.State.PlannedChanges | Should -BeNullOrEmpty
             $run.State.Reachable | Should -BeTrue
             $run.Verbose -join "`n" | Should -Not -Match 'systemctl \S+ (enable|disable|unmask|start|stop) '
             @($run.Then.Units.Name) | Should -Be $units
             @($run.Then.Units.UnitFileState) | Should -Be @('enabled', 'enabled', 'enabled', 'enabled')
             $run.Then.Reachable | Should -BeTrue
-            $run.Then.Changed | Should -BeFalse
+            $run.Then.PSObject.Properties.Name | Should -Not -Contain 'Changed' -Because 'Get-Libvirtd describes state only'
         }
 
         It 'reports a daemon that systemd cannot start as not reachable, with its journal' {
@@ -267,7 +327,7 @@ systemctl daemon-reload && systemctl stop libvirtd.service
         }
     }
 
-    Context 'switching an upgraded host to modular daemons in a RHEL-9-like systemd box' -Skip:([bool] $script:noBox) {
+    Context "switching an upgraded host to modular daemons in a RHEL-9-like systemd box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Skip:([bool] $script:noBox) {
         BeforeAll {
             $osRelease = Get-FixturePath 'os-release/rhel-9.6.os-release'
             # libvirtd stays enabled from the overlay of this machine: an upgraded host still on libvirtd.

@@ -26,7 +26,7 @@ Describe 'Get-IpForwarding' {
                 $ipv4.ConfiguredValue | Should -Be 1
                 $ipv4.PersistentValue | Should -Be 0
                 $ipv4.EffectiveFile | Should -Be '/etc/sysctl.conf'
-                $ipv4.Changed | Should -BeFalse
+                $ipv4.ConfigurationFile | Should -Be '/etc/sysctl.d/90-kvmhost-forwarding.conf'
                 "$warnings" | Should -Match '99-sysctl\.conf -> /etc/sysctl\.conf line 2'
 
                 # The slash spelling is the same key; RHEL 9's globs and "-" keys do not touch it.
@@ -45,6 +45,21 @@ Describe 'Get-IpForwarding' {
                 $result.EffectiveFile | Should -BeNullOrEmpty
                 $result.ConfiguredValue | Should -BeNullOrEmpty
                 $result.Overridden | Should -BeFalse
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'describes state only: no setter fields, and no configuration file that does not exist' {
+            $root = New-ScratchRoot -Fixtures @{ 'etc/sysctl.conf' = 'sysctl/rhel7-etc-sysctl.conf' }
+            try {
+                $result = Get-IpForwarding -Root $root -AddressFamily IPv4
+                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Sysctl.IpForwardingState'
+                $result.PSObject.Properties.Name | Should -Not -Contain 'Changed'
+                $result.PSObject.Properties.Name | Should -Not -Contain 'PlannedChanges'
+                $result.PSObject.Properties.Name | Should -Not -Contain 'WhatIf'
+                $result.ConfigurationFile | Should -BeNullOrEmpty -Because '/etc/sysctl.d/90-kvmhost-forwarding.conf does not exist'
+                $text = $result | Out-String -Width 120
+                $text | Should -Not -Match 'Changed|PlannedChanges|WhatIf'
+                $text | Should -Match 'ConfigurationFile\s+: \(not written yet\)'
             } finally { Remove-ScratchRoot $root }
         }
     }

@@ -130,7 +130,7 @@ while (`$true) { `$null = Set-IpForwarding -Root '$($script:root)' -Path /etc/sy
     }
 }
 
-Describe 'A read-only /etc and a full file system (private mount namespace)' -Tag Hardening -Skip:($noNamespace) {
+Describe "A read-only /etc and a full file system (private mount namespace)$(if ($noNamespace) { ' (skipped: needs root and unshare for a private mount namespace)' })" -Tag Hardening -Skip:($noNamespace) {
     BeforeAll {
         $script:readOnly = New-ScratchRoot -Files @{ 'etc/sysctl.d/90-kvmhost-forwarding.conf' = "net.ipv4.ip_forward = 0`n" }
         $script:full = New-ScratchRoot -Directories 'etc/sysctl.d'
@@ -181,7 +181,7 @@ function Try-Set([string] $Root) {
     }
 }
 
-Describe 'The package manager dying mid-transaction, systemctl missing or failing' -Tag Hardening -Skip:($notRoot) {
+Describe "The package manager dying mid-transaction, systemctl missing or failing$(if ($notRoot) { ' (skipped: needs root: rpm chroots into the root)' })" -Tag Hardening -Skip:($notRoot) {
     BeforeAll {
         $script:bin = New-ScratchRoot -Files @{
             # Prints the start of a real dnf transaction, then dies the way the OOM killer or a kill -9 ends it.
@@ -218,7 +218,7 @@ Describe 'The package manager dying mid-transaction, systemctl missing or failin
     }
 }
 
-Describe 'Concurrency: parallel runs on one root queue on the host lock' -Tag Hardening -Skip:($notRoot) {
+Describe "Concurrency: parallel runs on one root queue on the host lock$(if ($notRoot) { ' (skipped: needs root)' })" -Tag Hardening -Skip:($notRoot) {
     BeforeEach {
         $script:root = New-ScratchRoot -Fixtures @{ 'etc/sysctl.conf' = 'sysctl/rhel7-etc-sysctl.conf' } -Directories 'etc/sysctl.d'
         $null = New-Item -ItemType SymbolicLink -Path "$($script:root)/etc/sysctl.d/99-sysctl.conf" -Target '../sysctl.conf'
@@ -288,7 +288,7 @@ Describe 'Concurrency: parallel runs on one root queue on the host lock' -Tag Ha
     }
 }
 
-Describe 'Privilege: not root means NotRoot before anything is written' -Tag Hardening -Skip:($noSetpriv) {
+Describe "Privilege: not root means NotRoot before anything is written, and -WhatIf previews without root$(if ($noSetpriv) { ' (skipped: needs root and setpriv to become uid 65534)' })" -Tag Hardening -Skip:($noSetpriv) {
     BeforeAll {
         # pwsh runs from root's NuGet package folder, which another user cannot enter: copy it and the module to a world-readable place.
         $script:copy = New-ScratchRoot -Directories 'home'
@@ -299,14 +299,21 @@ Describe 'Privilege: not root means NotRoot before anything is written' -Tag Har
         $script:watched = @('/etc/sysctl.d', '/etc/sysctl.conf', '/run/lock/kvmhost.lock') | ForEach-Object {
             [pscustomobject]@{ Path = $_; Before = if (Test-Path $_) { (Get-Item $_).LastWriteTimeUtc } }
         }
+        $script:ipForward = [int](Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim()
         $probe = @'
 $results = foreach ($call in @(
     { Set-IpForwarding }, { Set-IpForwarding -AddressFamily Both -DisableBridgeNetfilter }, { Set-IpForwarding -WhatIf },
-    { Install-KvmPackages -Name kvmhost-never-installed -NoDefaultPackages }, { Enable-Libvirtd }, { Enable-Libvirtd -Mode Modular })) {
-    try { $null = & $call -ErrorAction Stop -WarningAction SilentlyContinue; [pscustomobject]@{ Call = "$call"; ErrorId = $null; Message = $null } }
-    catch { [pscustomobject]@{ Call = "$call".Trim(); ErrorId = $_.FullyQualifiedErrorId; Message = $_.Exception.Message } }
+    { Install-KvmPackages -Name kvmhost-never-installed -NoDefaultPackages }, { Install-KvmPackages -Name kvmhost-never-installed -NoDefaultPackages -WhatIf },
+    { Enable-Libvirtd }, { Enable-Libvirtd -Mode Modular }, { Enable-Libvirtd -WhatIf })) {
+    try {
+        $objects = @(& $call -ErrorAction Stop -WarningAction SilentlyContinue | ForEach-Object {
+            [pscustomobject]@{ WhatIf = $_.WhatIf; Changed = $_.Changed; RuntimeValue = $_.RuntimeValue; Status = "$($_.Status)"; PlannedChanges = @($_.PlannedChanges) }
+        })
+        [pscustomobject]@{ Call = "$call".Trim(); ErrorId = $null; Message = $null; Objects = $objects }
+    }
+    catch { [pscustomobject]@{ Call = "$call".Trim(); ErrorId = $_.FullyQualifiedErrorId; Message = $_.Exception.Message; Objects = @() } }
 }
-'---'; $results | ConvertTo-Json -Compress
+'---'; $results | ConvertTo-Json -Compress -Depth 4
 '@
         $dotnet = [Environment]::ProcessPath
         $homeDir = "$($script:copy)/home"
@@ -320,11 +327,35 @@ $results = foreach ($call in @(
 
     It 'runs the probe as uid 65534' { $script:uid | Should -Be '65534' }
 
-    It 'stops <_> with NotRoot' -ForEach @('Set-IpForwarding', 'Set-IpForwarding -AddressFamily Both -DisableBridgeNetfilter', 'Set-IpForwarding -WhatIf',
+    It 'stops <_> with NotRoot' -ForEach @('Set-IpForwarding', 'Set-IpForwarding -AddressFamily Both -DisableBridgeNetfilter',
         'Install-KvmPackages -Name kvmhost-never-installed -NoDefaultPackages', 'Enable-Libvirtd', 'Enable-Libvirtd -Mode Modular') {
         $result = $script:results | Where-Object Call -eq $_
         $result.ErrorId | Should -BeLike 'NotRoot,*'
         $result.Message | Should -Match 'nothing was changed'
+    }
+
+    It 'Set-IpForwarding -WhatIf previews the running kernel as it is instead of stopping with NotRoot' {
+        $result = $script:results | Where-Object Call -eq 'Set-IpForwarding -WhatIf'
+        $result.ErrorId | Should -BeNullOrEmpty -Because $result.Message
+        $result.Objects[0].WhatIf | Should -BeTrue
+        $result.Objects[0].Changed | Should -BeFalse
+        $result.Objects[0].RuntimeValue | Should -Be $script:ipForward
+        if ($script:ipForward -ne 1) { $result.Objects[0].PlannedChanges | Should -Contain "/proc/sys/net/ipv4/ip_forward: $($script:ipForward) -> 1" }
+    }
+
+    It 'Install-KvmPackages -WhatIf previews the package as it is, with the command that would install it' {
+        $result = $script:results | Where-Object Call -eq 'Install-KvmPackages -Name kvmhost-never-installed -NoDefaultPackages -WhatIf'
+        $result.ErrorId | Should -BeNullOrEmpty -Because $result.Message
+        $result.Objects[0].WhatIf | Should -BeTrue
+        $result.Objects[0].Status | Should -Be 'Missing'
+        $result.Objects[0].PlannedChanges | Should -Match 'install kvmhost-never-installed$'
+    }
+
+    It 'Enable-Libvirtd -WhatIf does not ask for root (where systemd runs it previews)' {
+        $result = $script:results | Where-Object Call -eq 'Enable-Libvirtd -WhatIf'
+        $result.ErrorId | Should -Not -BeLike 'NotRoot,*'
+        if ($result.ErrorId) { $result.ErrorId | Should -BeIn 'SystemdNotRunning,KvmHost.Commands.EnableLibvirtdCommand', 'LibvirtNotInstalled,KvmHost.Commands.EnableLibvirtdCommand' }
+        else { $result.Objects[0].WhatIf | Should -BeTrue }
     }
 
     It 'wrote nothing on the live host' {
@@ -332,10 +363,11 @@ $results = foreach ($call in @(
             $now = if (Test-Path $entry.Path) { (Get-Item $entry.Path).LastWriteTimeUtc }
             $now | Should -Be $entry.Before -Because "$($entry.Path) must not change"
         }
+        [int](Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim() | Should -Be $script:ipForward
     }
 }
 
-Describe 'Modes and owners of written files' -Tag Hardening -Skip:($notRoot) {
+Describe "Modes and owners of written files$(if ($notRoot) { ' (skipped: needs root to chown)' })" -Tag Hardening -Skip:($notRoot) {
     It 'creates a drop-in 0644 and keeps an existing file''s 0640 and its owner' {
         $root = New-ScratchRoot -Files @{ 'etc/sysctl.conf' = "# admin file`nnet.ipv4.ip_forward = 0`n" } -Directories 'etc/sysctl.d'
         try {

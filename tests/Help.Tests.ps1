@@ -6,13 +6,23 @@ BeforeDiscovery {
     $common = [System.Management.Automation.Internal.CommonParameters].GetProperties().Name +
               [System.Management.Automation.Internal.ShouldProcessParameters].GetProperties().Name
     $parameters = @(foreach ($command in Get-Command -Module $module.Name -CommandType Cmdlet) {
-        foreach ($name in $command.Parameters.Keys | Where-Object { $_ -notin $common }) { @{ Cmdlet = $command.Name; Parameter = $name } }
+        foreach ($name in $command.Parameters.Keys | Where-Object { $_ -notin $common }) {
+            # The value an unbound parameter keeps, read from a fresh cmdlet object: what help must show.
+            $value = $command.ImplementingType.GetProperty($name).GetValue([Activator]::CreateInstance($command.ImplementingType))
+            $default = if ($value -is [switch]) { $value.IsPresent.ToString() }
+                elseif ($null -eq $value -or "$value" -eq '' -or ($value -is [array] -and $value.Count -eq 0)) { 'None' }
+                elseif ($value -is [array]) { $value -join ', ' } else { "$value" }
+            @{ Cmdlet = $command.Name; Parameter = $name; Default = $default }
+        }
     })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Get-KvmHostModulePath) -Force
+    # Every error id the core can raise: a help's NOTES must name the ones its cmdlet raises.
+    $errorIds = @([KvmHost.Core.Platform.ErrorIds].Assembly.GetTypes() | Where-Object Name -like '*ErrorIds' |
+        ForEach-Object { $_.GetFields() | Where-Object IsLiteral | ForEach-Object GetRawConstantValue })
 }
 
 Describe 'Help for <Name>' -ForEach $cmdlets {
@@ -30,6 +40,13 @@ Describe 'Help for <Name>' -ForEach $cmdlets {
     It 'has at least two examples with code' {
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
         foreach ($example in $help.Examples.Example) { $example.Code | Should -Not -BeNullOrEmpty }
+    }
+
+    It 'lists its error ids in its notes' {
+        $notes = ($help.alertSet | Out-String)
+        $notes | Should -Match '(?i)\bids:' -Because 'every cmdlet''s NOTES say "Errors have stable ids: ..." or "Error ids: ..."'
+        $named = @($errorIds | Where-Object { $notes -match "\b$_\b" })
+        $named | Should -Not -BeNullOrEmpty -Because 'the notes name real error ids'
     }
 
     It 'names its outputs and links to about_KvmHost' {
@@ -50,6 +67,19 @@ Describe 'Parameter help' {
     It '<Cmdlet> -<Parameter> has a description' -ForEach $parameters {
         $text = (Get-Help $Cmdlet -Parameter $Parameter).Description | Out-String
         $text.Trim() | Should -Not -BeNullOrEmpty
+    }
+
+    It '<Cmdlet> -<Parameter> shows its real default (<Default>)' -ForEach $parameters {
+        (Get-Help $Cmdlet -Parameter $Parameter).defaultValue | Should -Be $Default
+    }
+
+    It 'shows the defaults an admin looks for: -Root /, Test-KvmHost -TimeoutSec 10 and -BridgeName br0' {
+        (Get-Help Test-KvmCpuSupport -Parameter Root).defaultValue | Should -Be '/'
+        (Get-Help Test-KvmHost -Parameter TimeoutSec).defaultValue | Should -Be '10'
+        (Get-Help Test-KvmHost -Parameter BridgeName).defaultValue | Should -Be 'br0'
+        (Get-Help Set-IpForwarding -Parameter Path).defaultValue | Should -Be '/etc/sysctl.d/90-kvmhost-forwarding.conf'
+        (Get-Help Get-IpForwarding -Parameter AddressFamily).defaultValue | Should -Be 'Both'
+        (Get-Help Test-KvmHost -Full | Out-String -Width 120) | Should -Match '(?s)-TimeoutSec <Int32>.*?Default value\s+10'
     }
 }
 

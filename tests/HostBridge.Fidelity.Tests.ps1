@@ -17,6 +17,10 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1') -Force
+    # Discovery's variables do not reach the run: the lab checks are made again for BeforeAll and the Its.
+    $script:labSkip = Test-NetLabSupported
+    $script:nmSkip = Test-NetLabSupported -NetworkManager
+    $script:dnsmasqSkip = if ($script:nmSkip) { $script:nmSkip } elseif (-not (Get-Command dnsmasq -ErrorAction Ignore)) { 'no dnsmasq on PATH (Debian package dnsmasq-base)' }
     Import-Module (Get-KvmHostModulePath) -Force
 
     # Child-side helpers: the kernel's view of one device, the policy rules, NetworkManager's view of one profile.
@@ -225,14 +229,16 @@ foreach (`$name in `$views.Keys) {
     Context 'a profile that sets every property (<_>)' -ForEach 'Rich', 'Dhcp', 'Jumbo' {
         BeforeAll { if (-not $script:nmSkip) { $script:v = $script:story.$_ } }
 
-        It 'is active on the NIC before, and the bridge comes up with the NIC as its port' -Skip:([bool]$script:nmSkip) {
+        It 'is active on the NIC before, and the bridge comes up with the NIC as its port' {
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:v.Ready | Should -BeTrue
             $script:v.New.Errors | Should -BeNullOrEmpty
             $script:v.New.Results[0].Active | Should -BeTrue
             $script:v.Port.Master | Should -Be 'br0'
         }
 
-        It 'the kernel sees on the bridge what it saw on the NIC: addresses, routes with metrics and tables, IPv6 sysctls, MTU, MAC' -Skip:([bool]$script:nmSkip) {
+        It 'the kernel sees on the bridge what it saw on the NIC: addresses, routes with metrics and tables, IPv6 sysctls, MTU, MAC' {
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:v.Bridge.Addresses | Should -Be $script:v.Before.Addresses
             $script:v.Bridge.Routes | Should -Be $script:v.Before.Routes
             foreach ($key in $script:v.Before.Sysctl.PSObject.Properties.Name) { $script:v.Bridge.Sysctl.$key | Should -Be $script:v.Before.Sysctl.$key -Because "net.ipv6.conf.*.$key" }
@@ -242,13 +248,15 @@ foreach (`$name in `$views.Keys) {
             $script:v.RulesBridge | Should -Be $script:v.RulesBefore
         }
 
-        It 'NetworkManager sees on the bridge profile every value the NIC profile had' -Skip:([bool]$script:nmSkip) {
+        It 'NetworkManager sees on the bridge profile every value the NIC profile had' {
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             foreach ($property in $script:carriedProperties) {
                 $script:v.NmBridge.$property | Should -Be $script:v.NmBefore.$property -Because $property
             }
         }
 
-        It 'removing the bridge gives the kernel and NetworkManager the NIC as it was, and its keyfile byte for byte' -Skip:([bool]$script:nmSkip) {
+        It 'removing the bridge gives the kernel and NetworkManager the NIC as it was, and its keyfile byte for byte' {
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:v.Remove.Errors | Should -BeNullOrEmpty
             $script:v.After.Addresses | Should -Be $script:v.Before.Addresses
             $script:v.After.Routes | Should -Be $script:v.Before.Routes
@@ -263,7 +271,8 @@ foreach (`$name in `$views.Keys) {
         }
     }
 
-    It 'the rich profile: the port keeps LLDP, the cloned MAC and the MTU; priority and permissions are on both' -Skip:([bool]$script:nmSkip) {
+    It 'the rich profile: the port keeps LLDP, the cloned MAC and the MTU; priority and permissions are on both' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $port = $script:story.Rich.NmPort
         $port.'connection.lldp' | Should -Be 'enable-rx'
         # nmcli -g escapes ':' in values.
@@ -275,7 +284,8 @@ foreach (`$name in `$views.Keys) {
         $script:story.Rich.Bridge.Routes | Should -Contain '10.99.0.0/16 via 192.0.2.253 metric 77 table 100'
     }
 
-    It 'the issue''s three defects are gone: IPv6 stays disabled, the zone comes along, the metric stays 100' -Skip:([bool]$script:nmSkip) {
+    It 'the issue''s three defects are gone: IPv6 stays disabled, the zone comes along, the metric stays 100' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $dhcp = $script:story.Dhcp
         $dhcp.NmBridge.'ipv6.method' | Should -Be 'disabled'
         $dhcp.Bridge.Sysctl.disable_ipv6 | Should -Be '1'
@@ -285,7 +295,8 @@ foreach (`$name in `$views.Keys) {
         $dhcp.New.Results[0].PlannedChanges -match 'route-metric=100' | Should -Not -BeNullOrEmpty
     }
 
-    It 'DHCP hands the bridge the NIC''s lease: one address acknowledged, to one client with the cloned MAC' -Skip:([bool]$script:dnsmasqSkip) {
+    It 'DHCP hands the bridge the NIC''s lease: one address acknowledged, to one client with the cloned MAC' {
+        if ($script:dnsmasqSkip) { Set-ItResult -Skipped -Because $script:dnsmasqSkip; return }
         $acks = @($script:leases -match 'DHCPACK\(kvmg0\) (\S+)' | ForEach-Object { ($_ -split 'DHCPACK\(kvmg0\) ')[1].Split(' ')[0] } | Sort-Object -Unique)
         $acks.Count | Should -Be 1 -Because "the log says: $($script:leases -match 'DHCP' -join ' | ')"
         @($script:leases -match 'DHCPACK\(kvmg0\) \S+ (\S+)' | ForEach-Object { ($_ -split 'DHCPACK\(kvmg0\) ')[1].Split(' ')[1] } | Sort-Object -Unique) |
@@ -296,21 +307,24 @@ foreach (`$name in `$views.Keys) {
         @($script:leases -match 'client provides name: kvm-dhcp').Count | Should -BeGreaterOrEqual 2 -Because 'dhcp-hostname went with the bridge'
     }
 
-    It 'the IPv6-only jumbo link: the bridge has the NIC''s link-local address and MTU 9000' -Skip:([bool]$script:nmSkip) {
+    It 'the IPv6-only jumbo link: the bridge has the NIC''s link-local address and MTU 9000' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $jumbo = $script:story.Jumbo
         $jumbo.Bridge.LinkLocal | Should -Be $jumbo.Before.LinkLocal
         $jumbo.Bridge.Mtu | Should -Be 9000
         $jumbo.Bridge.Addresses | Should -BeNullOrEmpty
     }
 
-    It 'NetworkManager reads the bridge made from a <_> profile with the NIC profile''s values' -Skip:([bool]$script:nmSkip) -ForEach 'Shared', 'LinkLocalAuto', 'DhcpBoth', 'Dot1xIgnore' {
+    It 'NetworkManager reads the bridge made from a <_> profile with the NIC profile''s values' -ForEach 'Shared', 'LinkLocalAuto', 'DhcpBoth', 'Dot1xIgnore' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $view = $script:story.Views.$_
         $view.Made.Errors | Should -BeNullOrEmpty
         $view.Nic.'ipv4.method' | Should -Not -BeNullOrEmpty -Because 'NetworkManager loaded the NIC profile'
         foreach ($property in $script:viewProperties) { $view.Bridge.$property | Should -Be $view.Nic.$property -Because $property }
     }
 
-    It 'an 802.1X profile: authentication stays on the port, and its password is never shown' -Skip:([bool]$script:nmSkip) {
+    It 'an 802.1X profile: authentication stays on the port, and its password is never shown' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $view = $script:story.Views.Dot1xIgnore
         $view.Port.'802-1x.eap' | Should -Be 'peap'
         $view.Port.'802-1x.identity' | Should -Be 'host-kvm1'
@@ -321,7 +335,8 @@ foreach (`$name in `$views.Keys) {
         ($planned -join "`n") | Should -Not -Match 'Hx7-not-for-output'
     }
 
-    It 'a setting it cannot carry is refused with its id, and nothing changes' -Skip:([bool]$script:nmSkip) {
+    It 'a setting it cannot carry is refused with its id, and nothing changes' {
+        if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
         $script:story.Refused.Errors | Should -Be @('InterfaceSettingNotCarried,KvmHost.Commands.NewHostBridgeCommand')
         $script:story.Refused.Hints[0] | Should -Match 'dhcp-iaid'
         $script:story.RefusedAfter.Files | Should -Be $script:story.RefusedBefore.Files
@@ -426,7 +441,8 @@ Sysctl disable_ipv6 1
         if ($script:etc) { Remove-Item -Recurse -Force $script:etc -ErrorAction Ignore }
     }
 
-    It 'previews every carried key, the route and rule files it moves, and the sysctls it copies' -Skip:([bool]$script:labSkip) {
+    It 'previews every carried key, the route and rule files it moves, and the sysctls it copies' {
+        if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
         $planned = $script:story.Preview.Results[0].PlannedChanges
         foreach ($key in 'IPADDR=192.0.2.10', 'NETMASK1=255.255.255.128', 'METRIC=77', 'DEFROUTE=yes', 'DOMAIN=lab.example corp.example', 'PEERDNS=no',
             'PEERROUTES=no', 'DHCP_HOSTNAME=kvm1', 'ZONE=internal', 'IPV6INIT=yes', 'IPV6_DEFAULTGW=2001:db8::1', 'IPV6_PRIVACY=rfc3041', 'IPV4_ROUTE_METRIC=77') {
@@ -439,7 +455,8 @@ Sysctl disable_ipv6 1
         @($planned -match '^Run: ip rule add priority 1001 from all iif br0 lookup 100$').Count | Should -Be 1
     }
 
-    It 'the kernel sees on the bridge what it saw on the NIC: addresses, routes with metrics and tables, rules, IPv6 sysctls, MTU, MAC' -Skip:([bool]$script:labSkip) {
+    It 'the kernel sees on the bridge what it saw on the NIC: addresses, routes with metrics and tables, rules, IPv6 sysctls, MTU, MAC' {
+        if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
         $script:story.New.Errors | Should -BeNullOrEmpty
         $script:story.Port.Master | Should -Be 'br0'
         $script:story.Bridge.Addresses | Should -Be $script:story.Before.Addresses
@@ -452,7 +469,8 @@ Sysctl disable_ipv6 1
         $script:story.GatewayBridge | Should -BeTrue
     }
 
-    It 'ifcfg-br0 holds the NIC''s layer 3 lines as they were, the port keeps its link, the route and rule files name br0' -Skip:([bool]$script:labSkip) {
+    It 'ifcfg-br0 holds the NIC''s layer 3 lines as they were, the port keeps its link, the route and rule files name br0' {
+        if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
         foreach ($line in 'IPADDR=192.0.2.10', 'PREFIX=24', 'IPADDR1=198.51.100.7', 'NETMASK1=255.255.255.128', 'GATEWAY=192.0.2.1', 'METRIC=77',
             'DNS1=192.0.2.53', 'DNS2=192.0.2.54', 'DOMAIN="lab.example corp.example"', 'PEERDNS=no', 'ZONE=internal', 'IPV6INIT=yes', 'IPV6ADDR=2001:db8::10/64',
             'IPV6_DEFAULTGW=2001:db8::1', 'IPV6_PRIVACY=rfc3041', 'MTU=1400', 'NM_CONTROLLED=no') {
@@ -470,7 +488,8 @@ Sysctl disable_ipv6 1
         $script:story.Again.Results[0].Changed | Should -BeFalse
     }
 
-    It 'removing the bridge gives the kernel the NIC as it was, and its four files byte for byte' -Skip:([bool]$script:labSkip) {
+    It 'removing the bridge gives the kernel the NIC as it was, and its four files byte for byte' {
+        if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
         $script:story.Remove.Errors | Should -BeNullOrEmpty
         $script:story.After.Addresses | Should -Be $script:story.Before.Addresses
         $script:story.After.Routes | Should -Be $script:story.Before.Routes
@@ -482,7 +501,8 @@ Sysctl disable_ipv6 1
         $script:story.FilesRemoved | Should -Be @('ifcfg-kvmt0', 'route-kvmt0', 'route6-kvmt0', 'rule-kvmt0')
     }
 
-    It 'a NIC with IPv6 off gives a bridge with IPv6 off (IPV6_DISABLED=yes, disable_ipv6=1, no link-local address), and back' -Skip:([bool]$script:labSkip) {
+    It 'a NIC with IPv6 off gives a bridge with IPv6 off (IPV6_DISABLED=yes, disable_ipv6=1, no link-local address), and back' {
+        if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
         $script:story.NoIpv6New.Errors | Should -BeNullOrEmpty
         $script:story.NoIpv6Bridge.Sysctl.disable_ipv6 | Should -Be '1'
         $script:story.NoIpv6Bridge.LinkLocal | Should -BeNullOrEmpty

@@ -8,6 +8,9 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1') -Force
+    # Discovery's variables do not reach the run: the lab checks are made again for BeforeAll and the Its.
+    $script:labSkip = Test-NetLabSupported
+    $script:nmSkip = Test-NetLabSupported -NetworkManager
     Import-Module (Get-KvmHostModulePath) -Force
     function Get-LabLinks([string] $Lab) {
         (Invoke-InNetLab -Name $Lab -Command @('ip', '-j', '-d', 'address', 'show')).StdOut | ConvertFrom-Json
@@ -277,7 +280,9 @@ Describe 'New-HostBridge' {
             if ($script:etc) { Remove-Item -Recurse -Force $script:etc -ErrorAction Ignore }
         }
 
-        It 'previews with NetworkManager not running: files, live steps, and NetworkManagerNotRunning as what blocks a real run' -Skip:([bool]$script:labSkip) {
+        It 'previews with NetworkManager not running: files, live steps, and NetworkManagerNotRunning as what blocks a real run' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $preview = $script:story.PreviewNoNm
             $preview.Errors | Should -BeNullOrEmpty
             $result = $preview.Results[0]
@@ -292,7 +297,9 @@ Describe 'New-HostBridge' {
             $result.Addresses | Should -BeNullOrEmpty
         }
 
-        It 'a real run with NetworkManager not running stops with its own id, and the hint fits the release' -Skip:([bool]$script:labSkip) {
+        It 'a real run with NetworkManager not running stops with its own id, and the hint fits the release' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.RealNoNm.Errors | Should -Be @('NetworkManagerNotRunning,KvmHost.Commands.NewHostBridgeCommand')
             $hint = $script:story.RealNoNm.Hints[0]
             $hint | Should -Match 'systemctl start NetworkManager'
@@ -301,24 +308,32 @@ Describe 'New-HostBridge' {
             if ($release -notmatch '(?m)^ID_LIKE=.*rhel' -or $release -notmatch '(?m)^VERSION_ID="?[78]') { $hint | Should -Not -Match 'NetworkScripts|network-scripts' }
         }
 
-        It 'a missing NIC is InterfaceNotFound, in a preview and in a real run, before any backend check' -Skip:([bool]$script:labSkip) {
+        It 'a missing NIC is InterfaceNotFound, in a preview and in a real run, before any backend check' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.MissingNicPreview.Errors | Should -Be @('InterfaceNotFound,KvmHost.Commands.NewHostBridgeCommand')
             $script:story.MissingNic.Errors | Should -Be @('InterfaceNotFound,KvmHost.Commands.NewHostBridgeCommand')
             $script:story.MissingNic.Hints[0] | Should -Match ([regex]::Escape($script:lab.NIC))
         }
 
-        It 'previews and refusals take no lock and change no link' -Skip:([bool]$script:labSkip) {
+        It 'previews and refusals take no lock and change no link' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.LockAfterPreviews | Should -BeFalse
             $script:story.AfterPreviews.ifname | Should -Not -Contain 'br0'
             ($script:story.AfterPreviews | Where-Object ifname -eq $script:lab.NIC).addr_info.local | Should -Contain $script:lab.HOST_IP
         }
 
-        It 'asks before moving the NIC with the default route, and a session that cannot prompt changes nothing' -Skip:([bool]$script:labSkip) {
+        It 'asks before moving the NIC with the default route, and a session that cannot prompt changes nothing' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Unconfirmed.Errors | Should -Contain 'BridgeConfirmationRequired,KvmHost.Commands.NewHostBridgeCommand'
             $script:story.AfterUnconfirmed.ifname | Should -Not -Contain 'br0'
         }
 
-        It 'rolls back a bridge that breaks the link (a wrong address) and the gateway answers again' -Skip:([bool]$script:labSkip) {
+        It 'rolls back a bridge that breaks the link (a wrong address) and the gateway answers again' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $broken = $script:story.Broken
             $broken.Errors | Should -Contain 'BridgeRolledBack,KvmHost.Commands.NewHostBridgeCommand'
             $broken.Results[0].RolledBack | Should -BeTrue
@@ -330,7 +345,9 @@ Describe 'New-HostBridge' {
             $script:story.FilesAfterBroken | Should -BeNullOrEmpty
         }
 
-        It 'bridges the veth with its address and MAC, and the gateway still answers' -Skip:([bool]$script:labSkip) {
+        It 'bridges the veth with its address and MAC, and the gateway still answers' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $good = $script:story.Good
             $good.Errors | Should -BeNullOrEmpty
             $good.Results[0].Active | Should -BeTrue
@@ -349,7 +366,9 @@ Describe 'New-HostBridge' {
             $script:story.PortFile -match '^IPADDR' | Should -BeNullOrEmpty
         }
 
-        It 'asked the same again runs nothing and reports Changed = False; Get-HostBridge sees it' -Skip:([bool]$script:labSkip) {
+        It 'asked the same again runs nothing and reports Changed = False; Get-HostBridge sees it' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Again.Results[0].Changed | Should -BeFalse
             @($script:story.Again.Results[0].LiveChanges).Count | Should -Be 0
             $listed = $script:story.Listed.Results[0]
@@ -358,7 +377,9 @@ Describe 'New-HostBridge' {
             $listed.Backend | Should -Be 'NetworkScripts'
         }
 
-        It 'Remove-HostBridge gives the NIC its address back and the gateway answers' -Skip:([bool]$script:labSkip) {
+        It 'Remove-HostBridge gives the NIC its address back and the gateway answers' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:story.Removed.Errors | Should -BeNullOrEmpty
             $script:story.Removed.Results[0].Changed | Should -BeTrue
             $script:story.AfterRemoved.ifname | Should -Not -Contain 'br0'
@@ -412,9 +433,13 @@ function Step([scriptblock] `$Block) {
             foreach ($path in $script:pwshCopy.Path, $script:ifcfgRoot, $script:keyfileRoot) { if ($path) { Remove-ScratchRoot $path } }
         }
 
-        It 'runs as uid 65534' -Skip:([bool]$script:labSkip) { $script:user.Uid | Should -Be '65534' }
+        It 'runs as uid 65534' {
 
-        It 'previews an image it can read, and the live host, without root; NotRoot is what blocks the real run' -Skip:([bool]$script:labSkip) {
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return } $script:user.Uid | Should -Be '65534' }
+
+        It 'previews an image it can read, and the live host, without root; NotRoot is what blocks the real run' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:user.Offline.Errors | Should -BeNullOrEmpty
             $script:user.Offline.Results[0].WhatIf | Should -BeTrue
             $script:user.Offline.Results[0].PlannedChanges | Should -Contain 'Create (bridge): /etc/sysconfig/network-scripts/ifcfg-br0'
@@ -427,11 +452,15 @@ function Step([scriptblock] `$Block) {
             $script:user.Remove.Results[0].WhatIf | Should -BeTrue
         }
 
-        It 'says a 0600 keyfile it cannot read is why it cannot preview, instead of planning without it' -Skip:([bool]$script:labSkip) {
+        It 'says a 0600 keyfile it cannot read is why it cannot preview, instead of planning without it' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             $script:user.Keyfiles.Errors | Should -Be @('FileUnreadable,KvmHost.Commands.NewHostBridgeCommand')
         }
 
-        It 'left both images as they were' -Skip:([bool]$script:labSkip) {
+        It 'left both images as they were' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
             Get-TreeHash $script:ifcfgRoot | Should -Be $script:before.Ifcfg
             Get-TreeHash $script:keyfileRoot | Should -Be $script:before.Keyfile
         }
@@ -465,7 +494,9 @@ function Step([scriptblock] `$Block) {
         }
         AfterAll { if ($script:nmLab) { Remove-NetLab -Name $script:nmLab.LAB } }
 
-        It 'bridges with keyfiles under a checkpoint and the gateway still answers' -Skip:([bool]$script:nmSkip) {
+        It 'bridges with keyfiles under a checkpoint and the gateway still answers' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $good = $script:nmStory.Good
             $good.Errors | Should -BeNullOrEmpty
             $good.Results[0].Backend | Should -Be 'NetworkManager'
@@ -482,11 +513,15 @@ function Step([scriptblock] `$Block) {
             $script:nmStory.PortKeyfile | Should -Match $(if ($legacy) { "master=br0`nslave-type=bridge" } else { "controller=br0`ninterface-name=\S+`nport-type=bridge" })
         }
 
-        It 'asked the same again changes nothing' -Skip:([bool]$script:nmSkip) {
+        It 'asked the same again changes nothing' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Again.Results[0].Changed | Should -BeFalse
         }
 
-        It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' -Skip:([bool]$script:nmSkip) {
+        It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Removed.Errors | Should -BeNullOrEmpty
             $script:nmStory.AfterRemoved.ifname | Should -Not -Contain 'br0'
             ($script:nmStory.AfterRemoved | Where-Object ifname -eq $script:nmLab.NIC).addr_info.local | Should -Contain $script:nmLab.HOST_IP
@@ -494,7 +529,9 @@ function Step([scriptblock] `$Block) {
             $script:nmStory.NicProfile | Should -Match "address1=$([regex]::Escape($script:nmLab.HOST_CIDR))"
         }
 
-        It 'rolls a broken bridge back through the checkpoint' -Skip:([bool]$script:nmSkip) {
+        It 'rolls a broken bridge back through the checkpoint' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $broken = $script:nmStory.Broken
             $broken.Errors | Should -Contain 'BridgeRolledBack,KvmHost.Commands.NewHostBridgeCommand'
             $broken.Results[0].RolledBack | Should -BeTrue

@@ -1,15 +1,12 @@
-BeforeDiscovery {
-    # -Skip conditions are evaluated during discovery, before BeforeAll runs.
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
-    $canNamespace = (Test-IsRoot) -and [bool](Get-Command unshare -ErrorAction SilentlyContinue)
-    $canIpNetns = $canNamespace -and [bool](Get-Command ip -ErrorAction SilentlyContinue)
-    $hasBridgeNetfilter = Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables
-}
-
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Get-KvmHostModulePath) -Force
     $harness = Join-Path $PSScriptRoot 'harness/forwarding-netns.sh'
+    # Why the tests in a network namespace of their own cannot run here, or $null.
+    $noNamespace = if (-not (Test-IsRoot)) { 'needs root to make a network namespace' }
+        elseif (-not (Get-Command unshare -ErrorAction SilentlyContinue)) { "no 'unshare' on PATH (Debian package util-linux)" }
+    $noIpNetns = if ($noNamespace) { $noNamespace } elseif (-not (Get-Command ip -ErrorAction SilentlyContinue)) { "no 'ip' on PATH (Debian package iproute2)" }
+    $hasBridgeNetfilter = Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables
 
     function New-Rhel7Root([string] $SysctlConf) {
         # RHEL 7's vendor files and its sysctl.conf, linked in as /etc/sysctl.d/99-sysctl.conf like the real system.
@@ -61,11 +58,16 @@ $get = Get-IpForwarding -AddressFamily IPv4 -WarningAction SilentlyContinue
 
 Describe 'Set-IpForwarding' {
     Context 'for real, in a network namespace the test creates' {
-        It 'turns the namespace''s ip_forward from 0 to 1 (not under -WhatIf), writes the drop-in, and a second run changes nothing' -Skip:(-not $canNamespace) {
+        It 'turns the namespace''s ip_forward from 0 to 1 (not under -WhatIf), writes the drop-in, and a second run changes nothing' {
+            if ($noNamespace) { Set-ItResult -Skipped -Because $noNamespace; return }
             $hostValue = (Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim()
             $result = Invoke-InForwardingNamespace @() $liveScript
             $result.Before | Should -Be '0'
             $result.WhatIf.WhatIf | Should -BeTrue
+            $result.WhatIf.Changed | Should -BeFalse
+            $result.WhatIf.RuntimeValue | Should -Be 0 -Because 'a preview shows the kernel as it is, the change only in PlannedChanges'
+            $result.WhatIf.PersistentValue | Should -BeNullOrEmpty
+            $result.WhatIf.ConfigurationFile | Should -BeNullOrEmpty -Because 'the drop-in does not exist yet'
             $result.WhatIf.PlannedChanges | Should -Contain '/proc/sys/net/ipv4/ip_forward: 0 -> 1'
             $result.AfterWhatIf | Should -Be '0'
             $result.FileAfterWhatIf | Should -BeFalse
@@ -81,7 +83,8 @@ Describe 'Set-IpForwarding' {
             (Get-Content -Raw /proc/sys/net/ipv4/ip_forward).Trim() | Should -Be $hostValue
         }
 
-        It 'works the same when entered with ip netns exec, and sets the bridge keys only in that namespace' -Skip:(-not $canIpNetns) {
+        It 'works the same when entered with ip netns exec, and sets the bridge keys only in that namespace' {
+            if ($noIpNetns) { Set-ItResult -Skipped -Because $noIpNetns; return }
             $hostBridge = if ($hasBridgeNetfilter) { (Get-Content -Raw /proc/sys/net/bridge/bridge-nf-call-iptables).Trim() }
             $script = $liveScript.Replace('$first = Set-IpForwarding -Root /', '$first = Set-IpForwarding -Root / -DisableBridgeNetfilter')
             $script = $script.Replace('Get = $get', 'Get = $get; Bridge = if (Test-Path /proc/sys/net/bridge/bridge-nf-call-iptables) { [IO.File]::ReadAllText(''/proc/sys/net/bridge/bridge-nf-call-iptables'').Trim() }')
@@ -102,7 +105,7 @@ Describe 'Set-IpForwarding' {
             $root = New-Rhel7Root
             try {
                 $result = Set-IpForwarding -Root $root
-                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Sysctl.IpForwardingState'
+                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Sysctl.IpForwardingResult'
                 $result.AddressFamily | Should -Be 'IPv4'
                 $result.Changed | Should -BeTrue
                 $result.RuntimeApplied | Should -BeFalse
@@ -168,15 +171,41 @@ Describe 'Set-IpForwarding' {
             } finally { Remove-ScratchRoot $root }
         }
 
-        It '-WhatIf names the exact line it would write and changes nothing' {
+        It '-WhatIf shows the state as it is, names the exact line it would write, and changes nothing, not even a lock file' {
             $root = New-Rhel7Root -SysctlConf "net.ipv4.ip_forward = 0`n"
             try {
                 $hash = Get-TreeHash $root
                 $result = Set-IpForwarding -Root $root -Path /etc/sysctl.conf -WhatIf
                 Get-TreeHash $root | Should -Be $hash
+                Join-Path $root 'run' | Should -Not -Exist -Because 'the lock file lives in /run/lock'
                 $result.WhatIf | Should -BeTrue
                 $result.Changed | Should -BeFalse
+                $result.PersistentValue | Should -Be 0 -Because 'boot applies 0 until the change is made'
+                $result.ConfiguredValue | Should -Be 0
                 $result.PlannedChanges | Should -Contain "/etc/sysctl.conf: line 1: 'net.ipv4.ip_forward = 0' -> 'net.ipv4.ip_forward = 1'"
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It '-WhatIf on a converged root is still a preview, with nothing planned' {
+            $root = New-Rhel7Root
+            try {
+                $null = Set-IpForwarding -Root $root
+                $hash = Get-TreeHash $root
+                $result = Set-IpForwarding -Root $root -WhatIf
+                $result.WhatIf | Should -BeTrue
+                $result.Changed | Should -BeFalse
+                $result.PlannedChanges | Should -BeNullOrEmpty
+                $result.PersistentValue | Should -Be 1
+                Get-TreeHash $root | Should -Be $hash
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'shows Changed, WhatIf and PlannedChanges in its view, and the state first' {
+            $root = New-Rhel7Root
+            try {
+                $text = Set-IpForwarding -Root $root -WhatIf | Out-String -Width 120
+                $text | Should -Match '(?s)PersistentValue\s+: \(no file sets it: kernel default\).*Changed\s+: False\s+WhatIf\s+: True\s+PlannedChanges\s+: /etc/sysctl\.d/90-kvmhost-forwarding\.conf: '
+                $text | Should -Not -Match 'False \(WhatIf\)'
             } finally { Remove-ScratchRoot $root }
         }
 

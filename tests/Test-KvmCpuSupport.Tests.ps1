@@ -65,6 +65,37 @@ Describe 'Test-KvmCpuSupport' {
         }
     }
 
+    Context 'the two kinds of build machine, simulated through -Root' {
+        It 'on a PVM host (kvm and kvm_pvm, /dev/kvm, no vmx/svm) names the modules and says only PVM guests get KVM' {
+            $root = New-ScratchRoot -Fixtures @{ 'proc/cpuinfo' = 'cpuinfo/x86-kvm-guest-sandybridge-hypervisor-novmx.txt' } `
+                -Files @{ 'dev/kvm' = '' } -Directories 'sys/module/kvm/parameters', 'sys/module/kvm_pvm/parameters'
+            try {
+                $result = Test-KvmCpuSupport -Root $root
+                $result.Supported | Should -BeFalse
+                $result.Status | Should -Be 'PvmGuestsOnly'
+                $result.Acceleration | Should -Be 'PvmGuestsOnly'
+                @($result.KvmModules) | Should -Be 'kvm', 'kvm_pvm'
+                $text = $result | Out-String -Width 120
+                $text | Should -Match 'KvmModules\s+: kvm, kvm_pvm'
+                $text | Should -Not -Match 'no KVM module is loaded'
+                @($result.Checks.Hint) + $result.Hint | Should -Not -Match 'modprobe'
+                $result.Hint | Should -Match 'TCG'
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'on a host with neither /dev/kvm nor a KVM module says guests need nested virtualization and run with TCG' {
+            $root = New-ScratchRoot -Fixtures @{ 'proc/cpuinfo' = 'cpuinfo/x86-kvm-guest-sandybridge-hypervisor-novmx.txt' } -Directories 'sys/module/tun'
+            try {
+                $result = Test-KvmCpuSupport -Root $root
+                $result.Status | Should -Be 'NestedVirtualizationUnavailable'
+                $result.Acceleration | Should -Be 'Tcg'
+                @($result.KvmModules) | Should -BeNullOrEmpty
+                ($result.Checks | Where-Object Name -eq 'KVM kernel module').Detail | Should -Be 'no KVM module is loaded'
+                ($result.Checks | Where-Object Name -eq '/dev/kvm exists').Result | Should -Be 'Fail'
+            } finally { Remove-ScratchRoot $root }
+        }
+    }
+
     Context 'bad input' {
         It 'fails with RootNotFound for a root that does not exist' {
             { Test-KvmCpuSupport -Root '/nonexistent/kvmhost' } |
@@ -98,9 +129,13 @@ Describe 'Test-KvmCpuSupport' {
         }
     }
 
-    Context 'on this machine' {
-        It 'answers for the live host with a reason whenever it is not supported' {
+    Context 'on this machine (with or without /dev/kvm and KVM modules)' {
+        BeforeAll {
             $result = Test-KvmCpuSupport
+            $loaded = @('kvm', 'kvm_intel', 'kvm_amd', 'kvm_pvm', 'kvm_hv', 'kvm_pr' | Where-Object { Test-Path "/sys/module/$_" })
+        }
+
+        It 'answers for the live host with a reason whenever it is not supported' {
             $result.Root | Should -Be '/'
             $result.LogicalProcessorCount | Should -BeGreaterThan 0
             if (-not $result.Supported) {
@@ -108,6 +143,20 @@ Describe 'Test-KvmCpuSupport' {
                 $result.Hint | Should -Not -BeNullOrEmpty
             }
             $result.Supported | Should -Be ((Test-Path /dev/kvm) -and $result.Status -eq 'Ready')
+            $result.Supported | Should -Be ($result.Acceleration -eq 'Kvm')
+        }
+
+        It 'reports the KVM modules the kernel has, and never calls them missing' {
+            @($result.KvmModules) | Should -Be $loaded
+            if ($loaded) {
+                $result.Checks.Detail | Should -Not -Contain 'no KVM module is loaded'
+                $result.Reason | Should -Not -Match 'No KVM kernel module is loaded'
+            }
+        }
+
+        It 'knows PVM when kvm_pvm stands in for kvm_intel/kvm_amd' {
+            $pvm = 'kvm_pvm' -in $loaded -and -not ($loaded -match '^kvm_(intel|amd)$')
+            ($result.Status -eq 'PvmGuestsOnly') | Should -Be $pvm
         }
     }
 

@@ -3,6 +3,8 @@
     fixtures, and how to start a child pwsh (pwsh runs as a .NET tool, so the process is dotnet).
 #>
 $script:repo = Split-Path $PSScriptRoot -Parent
+# The harness's module owns what harness and tests share (how to start a child pwsh).
+Import-Module (Join-Path $PSScriptRoot 'harness/Harness.psm1')
 
 function Get-KvmHostModulePath {
     if ($env:KVMHOST_MODULE_PATH) { return $env:KVMHOST_MODULE_PATH }
@@ -57,9 +59,7 @@ function Get-TreeHash {
 
 function Get-PwshInvocation {
     <# The program and first arguments that start a child pwsh like this one (dotnet + pwsh.dll, or pwsh). #>
-    $process = [Environment]::ProcessPath
-    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { return @($process, (Join-Path $PSHOME 'pwsh.dll')) }
-    @($process)
+    Get-HarnessPwshCommand
 }
 
 function Test-IsRoot { (& id -u) -eq '0' }
@@ -70,7 +70,7 @@ function Invoke-KvmHostInLab {
         Runs $Script with the built module in ONE child pwsh inside a network lab (its host namespace, or next to
         the lab's NetworkManager) and returns what the script returns, through JSON. In the child, Step {} gives
         { Results; Errors; Hints } of a block, Links the namespace's 'ip -j' view, Answers a ping. -EtcOverlay gives
-        the child a private, writable /etc (and /run/lock) whose writes land in that scratch folder.
+        the child a private, writable /etc (and /run/lock) whose writes land in that scratch folder (harness/private-etc.sh).
     #>
     param([string] $Lab, [string] $Script, [string] $EtcOverlay, [switch] $NetworkManager, [int] $TimeoutSec = 400)
     Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1')
@@ -95,7 +95,7 @@ function Answers([string] `$Address) {
 "@
     try {
         $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
-        if ($EtcOverlay) { $command = @('bash', (Join-Path $PSScriptRoot 'harness/bridge-etc-overlay.sh'), $EtcOverlay, '--') + $command }
+        if ($EtcOverlay) { $command = @('bash', (Join-Path $PSScriptRoot 'harness/private-etc.sh'), '--upper', $EtcOverlay, '--') + $command }
         $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec $TimeoutSec }
                else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec $TimeoutSec }
         $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1

@@ -5,7 +5,9 @@
     platyPS is not available, so the build does this itself. Syntax, parameter types, positions and
     pipeline input come from the built cmdlets (Get-Command), so they can never drift from the code;
     the markdown supplies only prose: synopsis, description, parameter descriptions, examples,
-    inputs, outputs, notes and links. Run in a fresh pwsh: it imports the built module.
+    inputs, outputs, notes and links. Default values come from the cmdlet too: a new instance's
+    property values, which are exactly what an unbound parameter keeps. Run in a fresh pwsh: it
+    imports the built module.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
@@ -47,6 +49,18 @@ function ConvertTo-Paras([string] $text) {
     $paras -join ''
 }
 
+function Get-DefaultValue($command, [string] $name) {
+    # What the parameter is when not given: the property's value on a fresh instance of the cmdlet.
+    # "None" where there is none (null, an empty array or string); switches read False unless they default on.
+    $property = $command.ImplementingType.GetProperty($name)
+    if (-not $property -or -not $property.CanRead) { return 'None' }
+    $value = $property.GetValue([Activator]::CreateInstance($command.ImplementingType))
+    if ($value -is [switch]) { return $value.IsPresent.ToString() }
+    if ($null -eq $value -or "$value" -eq '' -or ($value -is [array] -and $value.Count -eq 0)) { return 'None' }
+    if ($value -is [array]) { return $value -join ', ' }
+    "$value"
+}
+
 function Get-ParameterXml($command, $parameter, [string] $description, $setParameter) {
     $type = $parameter.ParameterType
     $isSwitch = $type -eq [switch]
@@ -65,7 +79,7 @@ function Get-ParameterXml($command, $parameter, [string] $description, $setParam
     } else { '' }
     "<command:parameter required=`"$($setParameter.IsMandatory.ToString().ToLower())`" variableLength=`"true`" globbing=`"false`" pipelineInput=`"$pipelineText`" position=`"$position`" aliases=`"$aliases`">" +
     "<maml:name>$($parameter.Name)</maml:name><maml:description>$(ConvertTo-Paras $description)</maml:description>$valueList$value" +
-    "<dev:type><maml:name>$([Security.SecurityElement]::Escape($type.FullName))</maml:name><maml:uri /></dev:type><dev:defaultValue>None</dev:defaultValue></command:parameter>"
+    "<dev:type><maml:name>$([Security.SecurityElement]::Escape($type.FullName))</maml:name><maml:uri /></dev:type><dev:defaultValue>$([Security.SecurityElement]::Escape((Get-DefaultValue $command $parameter.Name)))</dev:defaultValue></command:parameter>"
 }
 
 $common = [System.Management.Automation.Internal.CommonParameters].GetProperties().Name +

@@ -43,6 +43,14 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     }
 
     /// <summary>
+    /// -WhatIf was given (or $WhatIfPreference is set): the run is a preview. Results then carry WhatIf =
+    /// $true even when nothing was to change, and nothing is locked or written (see about_KvmHost).
+    /// </summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
+
+    /// <summary>
     /// Takes the host lock around a read-modify-write of the host's configuration (<see cref="HostLock.ConfigurationWait"/>
     /// unless the command says otherwise). Validation and -WhatIf come first: a refused or previewed call takes no lock.
     /// </summary>
@@ -82,11 +90,6 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     {
         if (disposing) _stopping.Dispose();
     }
-
-    /// <summary>True when this call only previews: -WhatIf, or $WhatIfPreference in the caller's scope.</summary>
-    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
-        ? LanguagePrimitives.IsTrue(value)
-        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
 
     /// <summary>
     /// Asks ShouldProcess for every step (each prints its own "What if:" line), then, when the change carries

@@ -18,45 +18,16 @@
 #>
 Set-StrictMode -Version Latest
 
+Import-Module (Join-Path $PSScriptRoot 'Harness.psm1')
 Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1')
 
 $script:FleetScript = Join-Path $PSScriptRoot 'fleet.sh'
 $script:Active = $null   # the fleet this session made and has not removed yet
 
 function Invoke-FleetScript {
-    # Argument list, no shell, a timeout; stderr is the message when it fails.
-    param([Parameter(Mandatory)] [string[]] $ArgumentList, [int] $TimeoutSeconds = 60)
-    $info = [System.Diagnostics.ProcessStartInfo]::new('bash')
-    $info.ArgumentList.Add($script:FleetScript)
-    foreach ($argument in $ArgumentList) { $info.ArgumentList.Add($argument) }
-    $info.RedirectStandardOutput = $true
-    $info.RedirectStandardError = $true
-    $info.UseShellExecute = $false
-    Write-Verbose "fleet.sh $($ArgumentList -join ' ')"
-    $process = [System.Diagnostics.Process]::Start($info)
-    try {
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
-            $process.Kill($true)
-            throw "fleet.sh $($ArgumentList -join ' ') timed out after $TimeoutSeconds s"
-        }
-        $process.WaitForExit()
-        if ($process.ExitCode -ne 0) {
-            throw "fleet.sh $($ArgumentList -join ' ') exited $($process.ExitCode): $($stderr.GetAwaiter().GetResult().Trim())"
-        }
-        $stdout.GetAwaiter().GetResult()
-    }
-    finally {
-        $process.Dispose()
-    }
-}
-
-function Get-PwshCommand {
-    # The pwsh the boxes run is this one: a .NET tool is `dotnet <PSHOME>/pwsh.dll`, a native one is pwsh.
-    $process = [Environment]::ProcessPath
-    if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { return @($process, (Join-Path $PSHOME 'pwsh.dll')) }
-    @($process)
+    # fleet.sh's stdout, or a throw with its stderr.
+    param([Parameter(Mandatory)] [string[]] $ArgumentList, [int] $TimeoutSec = 60)
+    (Invoke-HarnessProcess bash (@($script:FleetScript) + $ArgumentList) -TimeoutSec $TimeoutSec).StdOut
 }
 
 function Test-TestFleetSupported {
@@ -68,11 +39,8 @@ function Test-TestFleetSupported {
     param()
     $reason = Test-TestBoxSupported
     if ($reason) { return $reason }
-    foreach ($command in 'ssh', 'ssh-keygen', 'nsenter') {
-        if (-not (Get-Command $command -CommandType Application -ErrorAction Ignore)) {
-            return "a test fleet needs '$command' (package openssh-client / util-linux), which is not on PATH"
-        }
-    }
+    $missing = Get-HarnessMissingCommand ssh, ssh-keygen, nsenter
+    if ($missing) { return "a test fleet needs '$missing' (package openssh-client / util-linux), which is not on PATH" }
     if (-not (Test-Path /usr/sbin/sshd) -or -not (Test-Path /lib/systemd/system/ssh.service)) {
         return 'a test fleet needs sshd and its ssh.service (package openssh-server)'
     }
@@ -103,7 +71,7 @@ function New-TestFleet {
     $boxNames = @(foreach ($index in 1..$Count) { "$Name-$index" })
     # prepare cleans up after itself when it fails (and never touches a fleet that already exists).
     $prepared = @{}
-    $output = Invoke-FleetScript -ArgumentList (@('prepare', $Name, $Count, '--') + (Get-PwshCommand))
+    $output = Invoke-FleetScript -ArgumentList (@('prepare', $Name, $Count, '--') + @(Get-HarnessPwshCommand))
     foreach ($line in $output -split "`n" | Where-Object { $_ }) {
         $key, $value = $line -split '=', 2
         $prepared[$key] = $value

@@ -3,16 +3,21 @@
     (stub-rpms.sh, StubRepo.psm1). Needs root; without it, or without namespaces, the tests skip and say why.
 #>
 BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'Harness.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
     $script:noBox = Test-TestBoxSupported
     $script:noRepo = Test-StubRepoSupported
-    # Pester 5's -Skip takes no reason; say it once here so a skipped run is not a silent one.
-    if ($script:noBox) { Write-Warning "systemd box tests skipped: $script:noBox" }
-    if ($script:noRepo) { Write-Warning "stub repository tests skipped: $script:noRepo" }
+    $script:noBoxOrRepo = if ($script:noBox) { $script:noBox } else { $script:noRepo }
+    $script:noLinux = if (-not $IsLinux) { 'the harness needs Linux' }
+    $script:noPrivateEtc = if (-not $IsLinux) { 'private-etc.sh needs Linux' }
+        elseif (-not (Test-HarnessRoot)) { 'private-etc.sh needs root (a mount namespace, overlayfs)' }
+        elseif (Get-HarnessMissingCommand bash, unshare, mount) { "private-etc.sh needs '$(Get-HarnessMissingCommand bash, unshare, mount)'" }
+        elseif (-not (Select-String -Path /proc/filesystems -Pattern '\soverlay$' -Quiet)) { 'private-etc.sh needs overlayfs' }
 }
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'Harness.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'SystemdBox.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StubRepo.psm1') -Force
     $script:fixtures = Join-Path $PSScriptRoot '../fixtures' | Resolve-Path | Select-Object -ExpandProperty ProviderPath
@@ -38,7 +43,108 @@ BeforeAll {
     }
 }
 
-Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
+Describe "the harness's process runner$(if ($script:noLinux) { " (skipped: $script:noLinux)" })" -Tag Harness -Skip:([bool] $script:noLinux) {
+    It 'passes each argument as one argv entry and splits stdout into lines' {
+        $result = Invoke-HarnessProcess bash '-c', 'printf "%s\n" "$@"; echo oops >&2', 'bash', 'two words', '$HOME', ''
+        $result.ExitCode | Should -Be 0
+        $result.Output | Should -Be @('two words', '$HOME')
+        $result.StdOut | Should -BeExactly "two words`n`$HOME`n`n"
+        $result.StdErr | Should -BeExactly "oops`n"
+        $result.Command | Should -Be @('bash', '-c', 'printf "%s\n" "$@"; echo oops >&2', 'bash', 'two words', '$HOME', '')
+    }
+
+    It 'throws with stderr on a non-zero exit, unless told to allow it' {
+        { Invoke-HarnessProcess bash '-c', 'echo broken >&2; exit 3' } | Should -Throw "*exited 3: broken*"
+        (Invoke-HarnessProcess bash '-c', 'exit 3' -AllowFailure).ExitCode | Should -Be 3
+    }
+
+    It 'gives the child an empty, closed stdin' {
+        (Invoke-HarnessProcess bash '-c', 'cat; echo "read $?"' -TimeoutSec 20).Output | Should -Be 'read 0'
+    }
+
+    It 'sets and removes variables for the child only' {
+        $env:KVMHOST_HARNESS_PROBE = 'parent'
+        try {
+            $script = 'echo "${KVMHOST_HARNESS_PROBE-unset} ${KVMHOST_HARNESS_CHILD-unset}"'
+            (Invoke-HarnessProcess bash '-c', $script -Environment @{ KVMHOST_HARNESS_PROBE = $null; KVMHOST_HARNESS_CHILD = 'child' }).Output |
+                Should -Be 'unset child'
+            (Invoke-HarnessProcess bash '-c', $script).Output | Should -Be 'parent unset'
+        }
+        finally { Remove-Item Env:KVMHOST_HARNESS_PROBE }
+    }
+
+    It 'kills the whole process tree at the timeout and says so' {
+        $marker = "kvmhost-harness-timeout-$([guid]::NewGuid().ToString('N'))"
+        # The grandchild would outlive a kill of bash alone.
+        { Invoke-HarnessProcess bash '-c', "sh -c 'sleep 300; : $marker' & wait" -TimeoutSec 1 } | Should -Throw 'Timed out after 1 s*'
+        $left = Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' | Where-Object {
+            try { [IO.File]::ReadAllText("$($_.FullName)/cmdline").Contains($marker) } catch { $false }
+        }
+        $left | Should -BeNullOrEmpty
+    }
+}
+
+Describe "a private /etc (private-etc.sh)$(if ($script:noPrivateEtc) { " (skipped: $script:noPrivateEtc)" })" -Tag Harness -Skip:([bool] $script:noPrivateEtc) {
+    BeforeAll {
+        $privateEtc = Join-Path $PSScriptRoot 'private-etc.sh'
+        $probe = "kvmhost-private-etc-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    }
+
+    It 'keeps what the command writes to /etc away from the machine (in --upper when given)' {
+        $upper = New-TempDirectory
+        try {
+            $result = Invoke-HarnessProcess bash $privateEtc, '--upper', $upper, '--', 'sh', '-c', "echo written > /etc/$probe; cat /etc/$probe; ls -a /run/lock"
+            $result.Output[0] | Should -Be 'written'
+            $result.Output | Should -Not -Contain 'kvmhost.lock' -Because '/run/lock is a fresh tmpfs'
+            Test-Path "/etc/$probe" | Should -BeFalse
+            Get-Content (Join-Path $upper "upper/$probe") | Should -Be 'written'
+            (Invoke-HarnessProcess bash $privateEtc, '--', 'sh', '-c', "echo again > /etc/$probe && cat /etc/$probe").Output | Should -Be 'again'
+            Test-Path "/etc/$probe" | Should -BeFalse
+        }
+        finally { Remove-Item -LiteralPath $upper -Recurse -Force }
+    }
+
+    It 'keeps mounts below /etc where they were (a lab''s /etc/NetworkManager, ip netns exec''s binds)' {
+        $work = New-TempDirectory
+        try {
+            [IO.File]::WriteAllText((Join-Path $work 'hostname'), "$probe`n")
+            # A mount namespace of the test's own stands in for a lab's.
+            $script = 'mount --bind "$1" /etc/hostname && bash "$2" -- cat /etc/hostname'
+            $result = Invoke-HarnessProcess unshare '--mount', '--propagation', 'private', '--', 'sh', '-c', $script, 'sh', (Join-Path $work 'hostname'), $privateEtc
+            $result.Output | Should -Be $probe
+        }
+        finally { Remove-Item -LiteralPath $work -Recurse -Force }
+    }
+
+    It 'empties a folder below /etc but for the names to keep, in the overlay only' {
+        $machine = @(Get-ChildItem /etc/sysctl.d -Force -Name)
+        $result = Invoke-HarnessProcess bash $privateEtc, '--empty', '/etc/sysctl.d:99-sysctl.conf', '--', 'ls', '-A', '/etc/sysctl.d'
+        $result.Output | Should -Be @($machine | Where-Object { $_ -eq '99-sysctl.conf' })
+        @(Get-ChildItem /etc/sysctl.d -Force -Name) | Should -Be $machine
+    }
+
+    It 'shows a bind on top of the overlay, and refuses a bind it must not make, before mounting anything' {
+        $work = New-TempDirectory
+        try {
+            [IO.File]::WriteAllText((Join-Path $work 'os-release'), "ID=$probe`n")
+            (Invoke-HarnessProcess bash $privateEtc, '--bind', "$(Join-Path $work 'os-release'):/etc/os-release", '--', 'cat', '/etc/os-release').Output |
+                Should -Be "ID=$probe"
+            foreach ($case in @(
+                    @{ Spec = "$(Join-Path $work 'os-release'):/nonexistent-$probe"; Message = '*does not exist*' }
+                    @{ Spec = "$(Join-Path $work 'os-release'):/etc/sysctl.d"; Message = '*must both be directories or both files*' }
+                    @{ Spec = "$(Join-Path $work 'os-release'):/etc/a:b"; Message = "*paths with ':' are not supported*" }
+                    @{ Spec = "$(Join-Path $work 'os-release')"; Message = '*is not SRC:DEST*' })) {
+                $result = Invoke-HarnessProcess bash $privateEtc, '--bind', $case.Spec, '--', 'sh', '-c', 'echo ran' -AllowFailure
+                $result.ExitCode | Should -Not -Be 0
+                $result.StdErr | Should -BeLike $case.Message
+                $result.Output | Should -Not -Contain 'ran'
+            }
+        }
+        finally { Remove-Item -LiteralPath $work -Recurse -Force }
+    }
+}
+
+Describe "a systemd box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
     BeforeAll {
         $osRelease = Join-Path $fixtures 'os-release/rhel-9.6.os-release'
         $name = New-BoxName
@@ -49,12 +155,12 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
 
     It 'boots to running or degraded well within 15 s' {
         $box.BootTime.TotalSeconds | Should -BeLessThan 15
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-system-running -AllowFailure).Output.Trim() |
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-system-running -AllowFailure).StdOut.Trim() |
             Should -BeIn 'running', 'degraded'
     }
 
     It 'shows the --os-release file as /etc/os-release' {
-        (Invoke-TestBox -Name $box.Name -Command cat, /etc/os-release).Output |
+        (Invoke-TestBox -Name $box.Name -Command cat, /etc/os-release).StdOut |
             Should -BeExactly ([IO.File]::ReadAllText($osRelease))
     }
 
@@ -62,21 +168,21 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
         $boxNet = & readlink "/proc/$($box.Pid)/ns/net"
         $boxNet | Should -Not -Be (& readlink /proc/self/ns/net)
         (& ip netns identify $box.Pid) | Should -Be $box.Name
-        (Invoke-TestBox -Name $box.Name -Command readlink, /proc/self/ns/net).Output.Trim() | Should -Be $boxNet
+        (Invoke-TestBox -Name $box.Name -Command readlink, /proc/self/ns/net).StdOut.Trim() | Should -Be $boxNet
     }
 
     It 'runs dbus, which systemctl and NetworkManager answer over' {
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, dbus.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, dbus.service).StdOut.Trim() | Should -Be 'active'
         (Invoke-TestBox -Name $box.Name -Command busctl, --system, status, org.freedesktop.systemd1).ExitCode | Should -Be 0
-        (Invoke-TestBox -Name $box.Name -Command nmcli, -t, -f, RUNNING, general).Output.Trim() | Should -Be 'running'
+        (Invoke-TestBox -Name $box.Name -Command nmcli, -t, -f, RUNNING, general).StdOut.Trim() | Should -Be 'running'
     }
 
     It 'starts Debian libvirtd with systemctl and answers virsh on qemu:///system' {
         Invoke-TestBox -Name $box.Name -Command systemctl, start, libvirtd.service
-        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, libvirtd.service).Output.Trim() | Should -Be 'active'
+        (Invoke-TestBox -Name $box.Name -Command systemctl, is-active, libvirtd.service).StdOut.Trim() | Should -Be 'active'
         (Invoke-TestBox -Name $box.Name -Command virsh, -c, qemu:///system, list, --all).ExitCode | Should -Be 0
         # The first capability probe of the emulator takes about 4 s.
-        (Invoke-TestBox -Name $box.Name -TimeoutSeconds 60 -Command virsh, --readonly, -c, qemu:///system, version).Output |
+        (Invoke-TestBox -Name $box.Name -TimeoutSec 60 -Command virsh, --readonly, -c, qemu:///system, version).StdOut |
             Should -Match 'Running hypervisor: QEMU'
     }
 
@@ -87,7 +193,7 @@ Describe 'a systemd box' -Tag Harness -Skip:([bool] $script:noBox) {
     }
 }
 
-Describe 'stopping a box' -Tag Harness -Skip:([bool] $script:noBox) {
+Describe "stopping a box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
     BeforeAll { $name = New-BoxName }
     AfterAll { Stop-TestBox -Name $name }
 
@@ -111,7 +217,7 @@ Describe 'stopping a box' -Tag Harness -Skip:([bool] $script:noBox) {
     }
 }
 
-Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -or $script:noRepo)) {
+Describe "dnf and rpm inside a box$(if ($script:noBoxOrRepo) { " (skipped: $script:noBoxOrRepo)" })" -Tag Harness -Skip:([bool] $script:noBoxOrRepo) {
     BeforeAll {
         $out = New-TempDirectory
         $repo = New-StubRepo -Path $out -Profile rhel9
@@ -131,13 +237,13 @@ Describe 'dnf and rpm inside a box' -Tag Harness -Skip:([bool] ($script:noBox -o
         Invoke-TestBox -Name $box.Name -Command dnf, -y, install, qemu-kvm
         Write-Host "dnf install in a box: $([math]::Round($clock.Elapsed.TotalSeconds, 2)) s"
         (Invoke-TestBox -Name $box.Name -Command rpm, -q, qemu-kvm, qemu-kvm-core, qemu-img).ExitCode | Should -Be 0
-        (Invoke-TestBox -Name $box.Name -Command cat, /usr/share/kvmhost-stub/qemu-kvm).Output.Trim() |
+        (Invoke-TestBox -Name $box.Name -Command cat, /usr/share/kvmhost-stub/qemu-kvm).StdOut.Trim() |
             Should -Be 'qemu-kvm 9.1.0-15.el9'
         Test-Path /usr/share/kvmhost-stub | Should -BeFalse -Because 'the box writes into its overlay, not the host'
     }
 }
 
-Describe 'a stub repository' -Tag Harness -Skip:([bool] $script:noRepo) {
+Describe "a stub repository$(if ($script:noRepo) { " (skipped: $script:noRepo)" })" -Tag Harness -Skip:([bool] $script:noRepo) {
     BeforeAll {
         $out = New-TempDirectory
         $clock = [Diagnostics.Stopwatch]::StartNew()

@@ -3,81 +3,22 @@
     private NetworkManager inside them (nm-netns.sh), for Pester tests that run as root.
 
     Every command goes through the two scripts next to this file, so a test and an engineer at a
-    shell see the same behaviour. Results of commands run in a lab are objects (ExitCode, Output,
-    StdOut, StdErr): tests assert on them instead of catching exceptions. Harness failures (a lab
+    shell see the same behaviour. Results of commands run in a lab are the harness's process results
+    (Invoke-HarnessProcess: ExitCode, Output, StdOut, StdErr, Command): tests assert on them instead
+    of catching exceptions. Harness failures (a lab
     that cannot be made, NetworkManager that does not start) throw.
 #>
 Set-StrictMode -Version 3.0
 
+Import-Module (Join-Path $PSScriptRoot 'Harness.psm1')
+
 $script:NetnsScript = Join-Path $PSScriptRoot 'netns.sh'
 $script:NmScript = Join-Path $PSScriptRoot 'nm-netns.sh'
 
-function Invoke-NetLabProcess {
-    <#
-    .SYNOPSIS
-        Runs a program with an exact argument vector and a time limit; returns ExitCode/StdOut/StdErr/Output.
-    #>
-    [CmdletBinding()]
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [ValidateRange(1, 3600)] [int] $TimeoutSec = 120
-    )
-    # ProcessStartInfo.ArgumentList passes each element as one argv entry: no quoting rules to get
-    # wrong between PowerShell, .NET and bash.
-    $psi = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
-    foreach ($argument in $ArgumentList) { $psi.ArgumentList.Add($argument) }
-    $psi.UseShellExecute = $false
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    # An empty, closed stdin: nothing in a lab may wait for a keyboard.
-    $psi.RedirectStandardInput = $true
-    $psi.WorkingDirectory = (Get-Location -PSProvider FileSystem).ProviderPath
-    $process = [System.Diagnostics.Process]::Start($psi)
-    try {
-        $process.StandardInput.Close()
-        # Both streams are drained concurrently; reading one to the end first can deadlock.
-        $stdoutTask = $process.StandardOutput.ReadToEndAsync()
-        $stderrTask = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSec * 1000)) {
-            $process.Kill($true)
-            $null = $process.WaitForExit(5000)
-            throw "Timed out after $TimeoutSec s: $FilePath $($ArgumentList -join ' ')"
-        }
-        $process.WaitForExit()
-        $stdout = $stdoutTask.GetAwaiter().GetResult()
-        [pscustomobject]@{
-            PSTypeName = 'NetLab.ProcessResult'
-            ExitCode   = $process.ExitCode
-            Output     = [string[]]@($stdout -split "`n" | Where-Object { $_ -ne '' })
-            StdOut     = $stdout
-            StdErr     = $stderrTask.GetAwaiter().GetResult()
-            Command    = @($FilePath) + $ArgumentList
-        }
-    }
-    finally {
-        $process.Dispose()
-    }
-}
-
 function Invoke-NetLabScript {
-    # Runs one of the harness scripts; throws with its stderr unless -AllowFailure.
+    # Runs one of the two scripts; throws with its stderr unless -AllowFailure.
     param([string] $Script, [string[]] $ArgumentList, [int] $TimeoutSec = 120, [switch] $AllowFailure)
-    $result = Invoke-NetLabProcess -FilePath 'bash' -ArgumentList (@($Script) + $ArgumentList) -TimeoutSec $TimeoutSec
-    if (-not $AllowFailure -and $result.ExitCode -ne 0) {
-        throw "$(Split-Path $Script -Leaf) $($ArgumentList -join ' ') failed (exit $($result.ExitCode)): $($result.StdErr.Trim())"
-    }
-    $result
-}
-
-function ConvertFrom-NetLabKeyValue {
-    param([string[]] $Line, [string] $TypeName)
-    $properties = [ordered]@{ PSTypeName = $TypeName }
-    foreach ($entry in $Line) {
-        $index = $entry.IndexOf('=')
-        if ($index -gt 0) { $properties[$entry.Substring(0, $index)] = $entry.Substring($index + 1) }
-    }
-    [pscustomobject]$properties
+    Invoke-HarnessProcess bash (@($Script) + $ArgumentList) -TimeoutSec $TimeoutSec -AllowFailure:$AllowFailure
 }
 
 function Test-NetLabSupported {
@@ -101,7 +42,7 @@ function Test-NetLabSupported {
     }
     # Being root is not enough in a container without CAP_SYS_ADMIN, or with veth missing from the
     # kernel: try both in a namespace that vanishes as soon as the probe exits.
-    $probe = Invoke-NetLabProcess -FilePath 'unshare' -TimeoutSec 20 -ArgumentList @(
+    $probe = Invoke-HarnessProcess 'unshare' -TimeoutSec 20 -AllowFailure -ArgumentList @(
         '--net', '--', 'ip', 'link', 'add', 'kvmprobe0', 'type', 'veth', 'peer', 'name', 'kvmprobe1')
     if ($probe.ExitCode -ne 0) { return "cannot create a network namespace with a veth pair: $($probe.StdErr.Trim())" }
 
@@ -138,7 +79,7 @@ function New-NetLab {
         [string] $Name = ('kvmt' + [guid]::NewGuid().ToString('N').Substring(0, 8))
     )
     $result = Invoke-NetLabScript -Script $script:NetnsScript -ArgumentList @('lab', $Name) -TimeoutSec 60
-    ConvertFrom-NetLabKeyValue -Line $result.Output -TypeName 'NetLab.Lab'
+    ConvertFrom-HarnessKeyValue -Line $result.Output -TypeName 'NetLab.Lab'
 }
 
 function Remove-NetLab {
@@ -248,7 +189,7 @@ function Start-NetLabNetworkManager {
     )
     $result = Invoke-NetLabScript -Script $script:NmScript -ArgumentList @('start', $Name, '--timeout', "$TimeoutSec") `
         -TimeoutSec ($TimeoutSec + 30)
-    ConvertFrom-NetLabKeyValue -Line $result.Output -TypeName 'NetLab.NetworkManager'
+    ConvertFrom-HarnessKeyValue -Line $result.Output -TypeName 'NetLab.NetworkManager'
 }
 
 function Stop-NetLabNetworkManager {
@@ -377,6 +318,5 @@ Export-ModuleMember -Function @(
     'Test-NetLabSupported', 'New-NetLab', 'Remove-NetLab', 'Invoke-InNetLab', 'Test-NetLabPing',
     'Start-NetLabNetworkManager', 'Stop-NetLabNetworkManager', 'Invoke-NetLabNmcli',
     'New-NetLabNmCheckpoint', 'Undo-NetLabNmCheckpoint', 'Remove-NetLabNmCheckpoint', 'Get-NetLabNmCheckpoint',
-    'Set-NetLabNmCheckpointTimeout',
-    'Invoke-NetLabProcess'
+    'Set-NetLabNmCheckpointTimeout'
 )

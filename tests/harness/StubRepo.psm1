@@ -4,6 +4,8 @@
 #>
 Set-StrictMode -Version Latest
 
+Import-Module (Join-Path $PSScriptRoot 'Harness.psm1')
+
 $script:StubScript = Join-Path $PSScriptRoot 'stub-rpms.sh'
 
 function Test-StubRepoSupported {
@@ -14,14 +16,10 @@ function Test-StubRepoSupported {
     [OutputType([string])]
     param()
     if (-not $IsLinux) { return 'stub repositories need Linux' }
-    foreach ($command in 'bash', 'rpmbuild', 'createrepo_c', 'dnf', 'dnf-3', 'rpm') {
-        if (-not (Get-Command $command -CommandType Application -ErrorAction Ignore)) {
-            return "stub repositories need '$command' (Debian packages rpm, createrepo-c, dnf)"
-        }
-    }
+    $missing = Get-HarnessMissingCommand bash, rpmbuild, createrepo_c, dnf, dnf-3, rpm
+    if ($missing) { return "stub repositories need '$missing' (Debian packages rpm, createrepo-c, dnf)" }
     # rpm installs into an installroot through chroot(2).
-    $uid = (Get-Content /proc/self/status | Where-Object { $_ -like 'Uid:*' }) -split '\s+' | Select-Object -Index 2
-    if ($uid -ne '0') { return 'installing stub packages into an installroot needs root (rpm chroots)' }
+    if (-not (Test-HarnessRoot)) { return 'installing stub packages into an installroot needs root (rpm chroots)' }
     $null
 }
 
@@ -42,10 +40,8 @@ function New-StubRepo {
         [Parameter(Mandatory)] [string] $Path,
         [ValidateSet('rhel7', 'rhel8', 'rhel9')] [string] $Profile = 'rhel9'
     )
-    # stderr is left to reach the console: rpmbuild's complaints are the useful part of a failure.
-    $output = & bash $script:StubScript $Path $Profile
-    if ($LASTEXITCODE -ne 0) { throw "stub-rpms.sh $Path $Profile failed (exit $LASTEXITCODE); its stderr is above" }
-    [string] ($output | Select-Object -Last 1)
+    # A failure throws with stderr: rpmbuild's complaints are the useful part of it.
+    [string] ((Invoke-HarnessProcess bash $script:StubScript, $Path, $Profile -TimeoutSec 600).Output | Select-Object -Last 1)
 }
 
 function New-YumStandIn {

@@ -9,48 +9,13 @@
 #>
 Set-StrictMode -Version Latest
 
+Import-Module (Join-Path $PSScriptRoot 'Harness.psm1')
+
 $script:BoxScript = Join-Path $PSScriptRoot 'box.sh'
 # Boxes this session started, stopped if the module is removed before the tests stop them.
 $script:Started = [System.Collections.Generic.HashSet[string]]::new()
 $script:SupportReason = $null
 $script:SupportChecked = $false
-
-function Invoke-HarnessProcess {
-    # Stdout and stderr apart, a timeout that kills the whole tree (nsenter forks the command into the
-    # box's pid namespace, so killing nsenter alone would leave it running), and no shell in between.
-    param(
-        [Parameter(Mandatory)] [string] $FilePath,
-        [string[]] $ArgumentList = @(),
-        [int] $TimeoutSeconds = 300
-    )
-    $info = [System.Diagnostics.ProcessStartInfo]::new($FilePath)
-    foreach ($argument in $ArgumentList) { $info.ArgumentList.Add($argument) }
-    $info.RedirectStandardOutput = $true
-    $info.RedirectStandardError = $true
-    $info.RedirectStandardInput = $true
-    $info.UseShellExecute = $false
-    Write-Verbose "$FilePath $($ArgumentList -join ' ')"
-    $process = [System.Diagnostics.Process]::Start($info)
-    try {
-        $process.StandardInput.Close()
-        $stdout = $process.StandardOutput.ReadToEndAsync()
-        $stderr = $process.StandardError.ReadToEndAsync()
-        if (-not $process.WaitForExit($TimeoutSeconds * 1000)) {
-            $process.Kill($true)
-            $process.WaitForExit()
-            throw "Timed out after $TimeoutSeconds s: $FilePath $($ArgumentList -join ' ')"
-        }
-        $process.WaitForExit()   # drains the output readers
-        [pscustomobject]@{
-            ExitCode = $process.ExitCode
-            Output   = $stdout.GetAwaiter().GetResult()
-            Error    = $stderr.GetAwaiter().GetResult()
-        }
-    }
-    finally {
-        $process.Dispose()
-    }
-}
 
 function Test-TestBoxSupported {
     <#
@@ -62,21 +27,17 @@ function Test-TestBoxSupported {
     if ($script:SupportChecked) { return $script:SupportReason }
     $script:SupportReason = & {
         if (-not $IsLinux) { return 'systemd boxes need Linux' }
-        $uid = (Get-Content /proc/self/status | Where-Object { $_ -like 'Uid:*' }) -split '\s+' | Select-Object -Index 2
-        if ($uid -ne '0') { return 'systemd boxes need root (namespaces, mounts, pivot_root)' }
-        foreach ($command in 'bash', 'unshare', 'nsenter', 'setpriv', 'mount', 'pivot_root', 'ip') {
-            if (-not (Get-Command $command -CommandType Application -ErrorAction Ignore)) {
-                return "systemd boxes need '$command', which is not on PATH"
-            }
-        }
+        if (-not (Test-HarnessRoot)) { return 'systemd boxes need root (namespaces, mounts, pivot_root)' }
+        $missing = Get-HarnessMissingCommand bash, unshare, nsenter, setpriv, mount, pivot_root, ip
+        if ($missing) { return "systemd boxes need '$missing', which is not on PATH" }
         if (-not (Test-Path /lib/systemd/systemd)) { return 'systemd boxes need /lib/systemd/systemd (package systemd)' }
         if (-not (Select-String -Path /proc/filesystems -Pattern '\soverlay$' -Quiet)) {
             return 'systemd boxes need overlayfs, which this kernel does not list (and module loading may be off)'
         }
         # Privileged-looking containers can still refuse new namespaces (seccomp, no CAP_SYS_ADMIN).
-        $probe = Invoke-HarnessProcess -FilePath unshare -TimeoutSeconds 10 -ArgumentList @(
+        $probe = Invoke-HarnessProcess unshare -TimeoutSec 10 -AllowFailure -ArgumentList @(
             '--fork', '--pid', '--mount', '--net', '--uts', '--ipc', '--cgroup', '--propagation', 'private', 'true')
-        if ($probe.ExitCode -ne 0) { return "unshare cannot create namespaces here: $($probe.Error.Trim())" }
+        if ($probe.ExitCode -ne 0) { return "unshare cannot create namespaces here: $($probe.StdErr.Trim())" }
         $null
     }
     $script:SupportChecked = $true
@@ -107,7 +68,7 @@ function Start-TestBox {
         [hashtable] $Content = @{},
         [string[]] $Mask = @(),
         [hashtable] $Bind = @{},
-        [int] $TimeoutSeconds = 120
+        [ValidateRange(1, 3600)] [int] $TimeoutSec = 120
     )
     $arguments = [System.Collections.Generic.List[string]]::new()
     $arguments.AddRange([string[]] @($script:BoxScript, 'start', $Name))
@@ -134,7 +95,7 @@ function Start-TestBox {
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     try {
         $null = $script:Started.Add($Name)
-        $result = Invoke-HarnessProcess -FilePath bash -ArgumentList $arguments -TimeoutSeconds $TimeoutSeconds
+        $result = Invoke-HarnessProcess bash $arguments -TimeoutSec $TimeoutSec -AllowFailure
     }
     catch {
         Stop-TestBox -Name $Name
@@ -145,13 +106,13 @@ function Start-TestBox {
     }
     if ($result.ExitCode -ne 0) {
         $null = $script:Started.Remove($Name)
-        throw "box '$Name' did not start (exit $($result.ExitCode)): $($result.Error.Trim())"
+        throw "box '$Name' did not start (exit $($result.ExitCode)): $($result.StdErr.Trim())"
     }
-    if ($result.Error) { Write-Warning $result.Error.Trim() }   # a degraded boot names its failed units
+    if ($result.StdErr) { Write-Warning $result.StdErr.Trim() }   # a degraded boot names its failed units
     [pscustomobject]@{
         PSTypeName = 'KvmHost.TestBox'
         Name       = $Name
-        Pid        = [int] $result.Output.Trim()
+        Pid        = [int] $result.StdOut.Trim()
         BootTime   = $clock.Elapsed
     }
 }
@@ -160,7 +121,8 @@ function Invoke-TestBox {
     <#
     .SYNOPSIS
         Runs a command inside a box (nsenter into all its namespaces, clean environment, HOME=/root) and
-        returns Output (stdout), Error (stderr) and ExitCode. Throws on a non-zero exit unless -AllowFailure.
+        returns the harness's process result (ExitCode, Output lines, StdOut, StdErr, Command). Throws
+        on a non-zero exit unless -AllowFailure.
     .EXAMPLE
         (Invoke-TestBox -Name b1 -Command systemctl, is-active, libvirtd -AllowFailure).ExitCode
     #>
@@ -169,13 +131,12 @@ function Invoke-TestBox {
         [Parameter(Mandatory, ValueFromPipelineByPropertyName)] [string] $Name,
         [Parameter(Mandatory, Position = 0)] [string[]] $Command,
         [switch] $AllowFailure,
-        [int] $TimeoutSeconds = 300
+        [ValidateRange(1, 3600)] [int] $TimeoutSec = 300
     )
     process {
-        $result = Invoke-HarnessProcess -FilePath bash -TimeoutSeconds $TimeoutSeconds `
-            -ArgumentList (@($script:BoxScript, 'exec', $Name, '--') + $Command)
+        $result = Invoke-HarnessProcess bash (@($script:BoxScript, 'exec', $Name, '--') + $Command) -TimeoutSec $TimeoutSec -AllowFailure
         if ($result.ExitCode -ne 0 -and -not $AllowFailure) {
-            throw "in box '$Name': '$($Command -join ' ')' exited $($result.ExitCode): $($result.Error.Trim())"
+            throw "in box '$Name': '$($Command -join ' ')' exited $($result.ExitCode): $($result.StdErr.Trim())"
         }
         $result
     }
@@ -194,9 +155,9 @@ function Stop-TestBox {
     )
     process {
         $arguments = if ($All) { @($script:BoxScript, 'stop-all') } else { @($script:BoxScript, 'stop', $Name) }
-        $result = Invoke-HarnessProcess -FilePath bash -ArgumentList $arguments -TimeoutSeconds 60
+        $result = Invoke-HarnessProcess bash $arguments -TimeoutSec 60 -AllowFailure
         if ($All) { $script:Started.Clear() } else { $null = $script:Started.Remove($Name) }
-        if ($result.ExitCode -ne 0) { throw "stopping box(es) failed (exit $($result.ExitCode)): $($result.Error.Trim())" }
+        if ($result.ExitCode -ne 0) { throw "stopping box(es) failed (exit $($result.ExitCode)): $($result.StdErr.Trim())" }
     }
 }
 

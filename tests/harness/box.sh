@@ -21,6 +21,8 @@ SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 readonly SELF
 REPO_ROOT=$(cd -- "$(dirname -- "$SELF")/../.." && pwd -P)
 readonly REPO_ROOT
+# shellcheck source=lib.sh
+source "${SELF%/*}/lib.sh"
 
 # Units the box never starts, whatever the host has enabled (the overlay shows the host's /etc).
 # Each one either reaches outside the box's namespaces or slows the boot for nothing.
@@ -58,18 +60,6 @@ usage() {
 
 check_name() {
   [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,30}$ ]] || die "bad box name '$1' (letters, digits, _ . -; at most 31)"
-}
-
-# A PID is reused after the box dies, and /run may even survive a reboot on hosts without a tmpfs there;
-# the boot id and the process start time tell our systemd from a stranger with the same number.
-proc_identity() {
-  local pid=$1 stat
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }
-  # After the command name: field 3 is the state, field 22 the start time.
-  set -- $stat
-  [[ $1 != Z ]] || return 1
-  echo "$(cat /proc/sys/kernel/random/boot_id) ${20}"
 }
 
 # Prints the host PID of box NAME if that box is alive; fails otherwise.
@@ -241,10 +231,9 @@ cmd_start() {
     args+=(--mask "$spec")
   done
   for spec in "${BINDS[@]}"; do
-    [[ $spec == *:/* ]] || die "start: --bind wants HOSTDIR:/ABSOLUTE/BOXDIR, got '$spec'"
-    src=${spec%%:*}
-    [[ -d $src ]] || die "start: no such directory: $src"
-    args+=(--bind "$(readlink -f -- "$src"):${spec#*:}")
+    # The box's overlay gets the mount point, so BOXDIR need not exist on the machine.
+    parse_bind "$spec" directory || die "start: $BIND_ERROR"
+    args+=(--bind "$BIND_SRC:$BIND_DEST")
   done
 
   local dir=$STATE_ROOT/$name

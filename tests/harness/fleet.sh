@@ -130,7 +130,12 @@ cmd_attach() {
   ip -n "$box" link set eth0 up
   bash "$BOX_SCRIPT" exec "$box" -- touch /run/kvmhost-fleet-network-ready
   # ssh.service is Type=notify: start returns once sshd listens.
-  bash "$BOX_SCRIPT" exec "$box" -- systemctl start ssh.service
+  if ! bash "$BOX_SCRIPT" exec "$box" -- systemctl start ssh.service; then
+    # systemctl only says "see journalctl": show it, so a failed boot of the fleet explains itself.
+    bash "$BOX_SCRIPT" exec "$box" -- journalctl -u ssh.service -n 20 --no-pager -o cat >&2 || true
+    bash "$BOX_SCRIPT" exec "$box" -- ip -o addr show dev eth0 >&2 || true
+    die "attach: sshd did not start in box '$box'"
+  fi
 }
 
 cmd_link() {

@@ -8,7 +8,8 @@
 #   netns.sh run NS [--private-etc DIR] [--bind SRC:DEST]... -- CMD [ARG...]
 #                                          run CMD in namespace NS (NAME-host or NAME-gw); with
 #                                          --private-etc, DIR is seen at /etc/sysctl.d; --bind SRC:DEST
-#                                          shows SRC at DEST; both only in a private mount namespace
+#                                          shows SRC at DEST; with either, CMD runs under
+#                                          private-etc.sh (its own mount namespace and /etc overlay)
 #   netns.sh ping NS ADDR [TRIES]          exit 0 when ADDR answers from inside NS (ICMP with ping;
 #                                          without ping, a TCP RST from a closed port counts)
 #   netns.sh state-dir [NAME]              print where the harness keeps per-lab scratch state
@@ -20,6 +21,8 @@ set -euo pipefail
 
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 HERE=$(dirname -- "$SELF")
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 readonly NIC=kvmt0 GW_NIC=kvmg0
 readonly HOST_IP=192.0.2.10 GW_IP=192.0.2.1 PREFIX=24
@@ -49,13 +52,6 @@ check_name() {
   # Restricted so the name is safe in file names, netns names and the socket path length.
   [[ ${1:-} =~ ^[A-Za-z0-9][A-Za-z0-9_.]{0,19}$ ]] ||
     die "bad lab name '${1:-}': 1-20 chars of [A-Za-z0-9_.], no '-' (the -host/-gw suffixes are added)"
-}
-
-netns_exists() {
-  local n
-  # "ip netns list" prints "NAME (id: N)"; only the first word is the name.
-  while read -r n _; do [[ $n == "$1" ]] && return 0; done < <(ip netns list 2>/dev/null)
-  return 1
 }
 
 need_root() {
@@ -168,15 +164,15 @@ EOF
 }
 
 cmd_run() {
-  local ns="" binds=() src dest spec
+  local ns="" etc=()
   while (($#)); do
     case $1 in
       --private-etc)
         (($# >= 2)) || die "--private-etc needs a directory"
-        binds+=("$2:/etc/sysctl.d"); shift 2 ;;
+        etc+=(--bind "$2:/etc/sysctl.d"); shift 2 ;;
       --bind)
         (($# >= 2)) || die "--bind needs SRC:DEST"
-        binds+=("$2"); shift 2 ;;
+        etc+=(--bind "$2"); shift 2 ;;
       --) shift; break ;;
       -*) die "run: unknown option $1" ;;
       *)
@@ -189,26 +185,12 @@ cmd_run() {
   need_root
   netns_exists "$ns" || die "run: no network namespace '$ns' (netns.sh lab NAME makes NAME-host, NAME-gw)"
 
-  if ((${#binds[@]} == 0)); then
+  if ((${#etc[@]} == 0)); then
     exec ip netns exec "$ns" "$@"
   fi
-  local args=()
-  for spec in "${binds[@]}"; do
-    [[ $spec == *:* ]] || die "bind '$spec' is not SRC:DEST"
-    src=${spec%%:*} dest=${spec#*:}
-    [[ $dest != *:* ]] || die "bind '$spec': paths with ':' are not supported"
-    [[ -e $src ]] || die "bind source '$src' does not exist"
-    # A missing mount point would have to be created on the machine's file system; refuse instead.
-    [[ -e $dest ]] || die "bind destination '$dest' does not exist"
-    if [[ -d $src && ! -d $dest ]] || [[ ! -d $src && -d $dest ]]; then
-      die "bind '$spec': source and destination must both be directories or both files"
-    fi
-    args+=("$(readlink -f -- "$src")" "$dest")
-  done
-  # ip netns exec already gives a mount namespace with slave propagation; the extra private one
-  # guarantees that none of the binds can ever propagate back to the machine.
-  exec ip netns exec "$ns" unshare --mount --propagation private -- \
-    "$SELF" __bind-exec "${args[@]}" -- "$@"
+  # The harness's one private /etc (an overlay, the binds on top) in a mount namespace of its own, so
+  # none of it can reach the machine.
+  exec ip netns exec "$ns" bash "$HERE/private-etc.sh" "${etc[@]}" -- "$@"
 }
 
 # Retries because right after a change (a NIC moved into a bridge, a rollback) the first probe can
@@ -238,18 +220,6 @@ cmd_ping() {
   return 1
 }
 
-# Internal: runs inside the private mount namespace made by cmd_run / nm-netns.sh run.
-cmd_bind_exec() {
-  while (($#)) && [[ $1 != -- ]]; do
-    (($# >= 2)) || die "__bind-exec: odd argument list"
-    mount -n --bind -- "$1" "$2"
-    shift 2
-  done
-  [[ ${1:-} == -- ]] || die "__bind-exec: missing --"
-  shift
-  exec "$@"
-}
-
 main() {
   (($#)) || usage
   local sub=$1; shift
@@ -260,7 +230,6 @@ main() {
     ping) (($# == 2 || $# == 3)) || usage; cmd_ping "$@" ;;
     state-dir)
       if (($#)); then check_name "$1"; printf '%s/%s\n' "$(state_root)" "$1"; else state_root; fi ;;
-    __bind-exec) cmd_bind_exec "$@" ;;
     -h|--help|help) usage ;;
     *) die "unknown subcommand '$sub' (lab, destroy, run, ping, state-dir)" ;;
   esac

@@ -30,6 +30,8 @@ set -euo pipefail
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 HERE=$(dirname -- "$SELF")
 NETNS=$HERE/netns.sh
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 readonly NIC=kvmt0
 # Path of the bus socket as processes inside the lab's mount namespace see it. The same socket is
 # reachable from outside at $S/dbus/system_bus_socket.
@@ -52,12 +54,6 @@ nm_dir() { printf '%s/nm\n' "$("$NETNS" state-dir "$1")"; }
 need() {
   local b
   for b in "$@"; do command -v "$b" >/dev/null || die "'$b' not found"; done
-}
-
-netns_exists() {
-  local n
-  while read -r n _; do [[ $n == "$1" ]] && return 0; done < <(ip netns list 2>/dev/null)
-  return 1
 }
 
 # A zombie counts as gone: its reaper may be the machine's pid 1, which can take seconds to reap.
@@ -351,11 +347,11 @@ enter() {
 }
 
 cmd_run() {
-  local name="" binds=() spec src dest args=()
+  local name="" etc=()
   while (($#)); do
     case $1 in
-      --private-etc) binds+=("${2:?--private-etc needs a directory}:/etc/sysctl.d"); shift 2 ;;
-      --bind) binds+=("${2:?--bind needs SRC:DEST}"); shift 2 ;;
+      --private-etc) etc+=(--bind "${2:?--private-etc needs a directory}:/etc/sysctl.d"); shift 2 ;;
+      --bind) etc+=(--bind "${2:?--bind needs SRC:DEST}"); shift 2 ;;
       --) shift; break ;;
       -*) die "run: unknown option $1" ;;
       *) [[ -z $name ]] || die "run: lab given twice"; name=$1; shift ;;
@@ -363,16 +359,10 @@ cmd_run() {
   done
   check_name "$name"
   (($#)) || die "run: no command after --"
-  if ((${#binds[@]} == 0)); then enter "$name" "$@"; fi
-  for spec in "${binds[@]}"; do
-    [[ $spec == *:* ]] || die "bind '$spec' is not SRC:DEST"
-    src=${spec%%:*} dest=${spec#*:}
-    [[ -e $src ]] || die "bind source '$src' does not exist"
-    [[ -e $dest ]] || die "bind destination '$dest' does not exist"
-    args+=("$(readlink -f -- "$src")" "$dest")
-  done
-  # A further private mount namespace: the binds must not show up in NetworkManager's.
-  enter "$name" unshare --mount --propagation private -- "$NETNS" __bind-exec "${args[@]}" -- "$@"
+  if ((${#etc[@]} == 0)); then enter "$name" "$@"; fi
+  # private-etc.sh makes a further private mount namespace: the binds never show up in NetworkManager's,
+  # and the lab's /etc/NetworkManager stays what NetworkManager sees.
+  enter "$name" bash "$HERE/private-etc.sh" "${etc[@]}" -- "$@"
 }
 
 # --- checkpoints -------------------------------------------------------------------------------

@@ -12,6 +12,23 @@ public static class KvmCpuProbe
     private const long IntelFeatureControlMsr = 0x3a;      // IA32_FEATURE_CONTROL
     private const long AmdVmCrMsr = 0xc0010114;            // VM_CR
 
+    /// <summary>
+    /// The one wording, in both Test-KvmCpuSupport and Test-KvmHost, for a guest whose hypervisor does not
+    /// pass VT-x/AMD-V through.
+    /// </summary>
+    public const string NestedVirtualizationHint =
+        "Enable nested virtualization on the outer hypervisor (pass the host CPU model through, kvm_intel/kvm_amd nested=1 there); " +
+        "until then guests here run with TCG (software emulation).";
+
+    /// <summary>What to do on a PVM host (kvm_pvm loaded instead of kvm_intel/kvm_amd).</summary>
+    public const string PvmHint =
+        "Run ordinary guests with TCG (libvirt domain type 'qemu', virt-install --virt-type qemu) or give them PVM-enabled kernels; " +
+        "for KVM acceleration of ordinary guests, load kvm_intel/kvm_amd instead of kvm_pvm (the CPU needs vmx/svm, in a VM from nested virtualization).";
+
+    // Every module that can stand behind /dev/kvm, and kvm itself (built in on arm64 and s390x).
+    private static readonly string[] KnownModules = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm", "kvm_hv", "kvm_pr"];
+    private const string PvmModule = "kvm_pvm";
+
     public static KvmCpuSupport Probe(HostRoot root)
     {
         CpuInfo cpu = ReadCpuInfo(root);
@@ -20,8 +37,12 @@ public static class KvmCpuProbe
         string? feature = cpu.HasFlag("vmx") ? "vmx" : cpu.HasFlag("svm") ? "svm" : cpu.HasFlag("sie") ? "sie" : null;
         bool isGuest = cpu.HasFlag("hypervisor");
         bool x86 = architecture is "x86_64" or "i686";
+        bool needsFlag = x86 || architecture == "s390x";
 
-        string? module = ModuleCandidates(architecture, vendor).FirstOrDefault(m => root.DirectoryExists($"/sys/module/{m}"));
+        string[] loaded = KnownModules.Where(m => root.DirectoryExists($"/sys/module/{m}")).ToArray();
+        string? module = ModuleCandidates(architecture, vendor).FirstOrDefault(loaded.Contains);
+        // PVM serves /dev/kvm only where no hardware-virtualization module does.
+        bool pvm = module is null && loaded.Contains(PvmModule);
         bool devicePresent = root.FileExists("/dev/kvm");
         bool deviceAccessible = devicePresent && DeviceAccessible(root);
         bool? nested = module is null ? null : ReadNested(root, module);
@@ -37,29 +58,25 @@ public static class KvmCpuProbe
         };
         if (feature is not null)
             checks.Add(new("Hardware virtualization", CheckResult.Pass, $"CPU flag {featureName} present"));
-        else if (x86 || architecture == "s390x")
+        else if (needsFlag)
             checks.Add(new("Hardware virtualization", CheckResult.Fail,
                 x86 ? "CPU flags have neither vmx nor svm" : "CPU features lack sie",
-                isGuest ? "Enable nested virtualization on the outer hypervisor (pass the host CPU model, kvm_intel/kvm_amd nested=1)."
+                isGuest ? NestedVirtualizationHint
                         : "Enable VT-x/AMD-V in the firmware setup; recent kernels hide the flag while the firmware disables it."));
         else
             checks.Add(new("Hardware virtualization", CheckResult.Note, $"{architecture} has no CPU flag for virtualization; decided from /dev/kvm"));
 
         if (isGuest)
-            checks.Add(new("Running as a guest", CheckResult.Note, "the CPU reports a hypervisor: this host is a virtual machine",
-                feature is null ? "Guests here need nested virtualization from the outer hypervisor." : null));
+            checks.Add(new("Running as a guest", CheckResult.Note, "the CPU reports a hypervisor: this host is a virtual machine"));
         if (firmwareDisabled is { } disabled)
             checks.Add(disabled
                 ? new("Firmware setting", CheckResult.Fail, "virtualization is disabled and locked by the firmware",
                     "Enable Intel VT-x / AMD SVM in the BIOS/UEFI setup and power-cycle the host.")
                 : new("Firmware setting", CheckResult.Pass, "virtualization is enabled in the firmware"));
-        checks.Add(module is not null
-            ? new("KVM kernel module", CheckResult.Pass, $"{module} is loaded")
-            : new("KVM kernel module", devicePresent ? CheckResult.Warn : CheckResult.Fail, "no KVM module is loaded",
-                LoadHint(architecture, vendor)));
+        checks.Add(ModuleCheck(architecture, vendor, needsFlag && feature is null, loaded, module, pvm, devicePresent));
         checks.Add(devicePresent
             ? new("/dev/kvm exists", CheckResult.Pass, "present")
-            : new("/dev/kvm exists", CheckResult.Fail, "missing", module is null ? LoadHint(architecture, vendor)
+            : new("/dev/kvm exists", CheckResult.Fail, "missing", module is null && !pvm ? LoadHint(architecture, vendor)
                 : "The module is loaded but the device node is missing: check devtmpfs/udev, or 'mknod /dev/kvm c 10 232'."));
         if (devicePresent)
             checks.Add(deviceAccessible
@@ -70,10 +87,16 @@ public static class KvmCpuProbe
             checks.Add(new("Nested virtualization", CheckResult.Note, nestedOn ? $"{module} allows nested guests" : $"{module} has nested guests off",
                 nestedOn ? null : $"To run guests inside guests: 'options {module} nested=1' in /etc/modprobe.d, then reload the module."));
 
-        var (status, reason, hint) = Decide(x86 || architecture == "s390x", feature, isGuest, firmwareDisabled, module, devicePresent, deviceAccessible, architecture, vendor);
+        var (status, reason, hint) = Decide(needsFlag, feature, isGuest, firmwareDisabled, module, pvm, loaded, devicePresent, deviceAccessible, architecture, vendor);
         return new KvmCpuSupport
         {
             Status = status,
+            Acceleration = status switch
+            {
+                CpuSupportStatus.Ready => KvmAcceleration.Kvm,
+                CpuSupportStatus.PvmGuestsOnly when deviceAccessible => KvmAcceleration.PvmGuestsOnly,
+                _ => KvmAcceleration.Tcg,
+            },
             Reason = reason,
             Hint = hint,
             Architecture = architecture,
@@ -82,8 +105,9 @@ public static class KvmCpuProbe
             VirtualizationFeature = feature,
             LogicalProcessorCount = cpu.ProcessorCount,
             HypervisorPresent = isGuest,
-            KvmModule = module,
-            KvmModuleLoaded = module is not null,
+            KvmModule = module ?? (pvm ? PvmModule : null),
+            KvmModules = loaded,
+            KvmModuleLoaded = module is not null || pvm,
             KvmDevicePresent = devicePresent,
             KvmDeviceAccessible = deviceAccessible,
             NestedVirtualization = nested,
@@ -92,24 +116,51 @@ public static class KvmCpuProbe
         };
     }
 
+    private static HostCheck ModuleCheck(string architecture, string? vendor, bool flagMissing, string[] loaded, string? module, bool pvm, bool devicePresent)
+    {
+        const string name = "KVM kernel module";
+        string all = loaded.Length == 0 ? string.Empty : $" (KVM modules: {string.Join(", ", loaded)})";
+        if (module is not null)
+            return new(name, CheckResult.Pass, $"{module} is loaded{all}");
+        if (pvm)
+            return new(name, CheckResult.Warn, $"{PvmModule} (PVM) is loaded, not a hardware-virtualization module: /dev/kvm runs only PVM-aware guest kernels{all}", PvmHint);
+        // Without vmx/svm the vendor module cannot load; the flag is what to fix, so say that instead of modprobe.
+        bool amd = vendor is "AMD" or "Hygon";
+        string hint = !flagMissing ? LoadHint(architecture, vendor)
+            : architecture == "s390x" ? "kvm cannot run guests without the CPU's sie feature: see 'Hardware virtualization'."
+            : $"{(amd ? "kvm_amd" : "kvm_intel")} cannot load without the CPU's {(amd ? "svm" : "vmx")} flag: see 'Hardware virtualization'.";
+        string detail = loaded.Length == 0
+            ? "no KVM module is loaded"
+            : $"{string.Join(", ", loaded)} loaded, but not {string.Join(" or ", ModuleCandidates(architecture, vendor))}";
+        return new(name, devicePresent ? CheckResult.Warn : CheckResult.Fail, detail, hint);
+    }
+
     private static (CpuSupportStatus, string, string?) Decide(bool needsFlag, string? feature, bool isGuest, bool? firmwareDisabled,
-        string? module, bool devicePresent, bool deviceAccessible, string architecture, string? vendor)
+        string? module, bool pvm, string[] loaded, bool devicePresent, bool deviceAccessible, string architecture, string? vendor)
     {
         if (firmwareDisabled == true)
             return (CpuSupportStatus.DisabledInFirmware, "Virtualization is disabled and locked by the firmware.",
                 "Enable Intel VT-x / AMD SVM in the BIOS/UEFI setup and power-cycle the host.");
+        if (pvm)
+            return (CpuSupportStatus.PvmGuestsOnly,
+                $"KVM here is PVM ({PvmModule}, KVM without VT-x/AMD-V): /dev/kvm runs only guest kernels built for PVM, so ordinary guests need TCG (software emulation)."
+                + (devicePresent ? string.Empty : " /dev/kvm is missing as well."),
+                PvmHint);
         if (needsFlag && feature is null)
         {
             if (isGuest)
                 return (CpuSupportStatus.NestedVirtualizationUnavailable,
-                    "This host is a virtual machine and its hypervisor does not expose VT-x/AMD-V.",
-                    "Enable nested virtualization on the outer hypervisor (host CPU passthrough, kvm_intel/kvm_amd nested=1).");
+                    "This host is a virtual machine and its hypervisor does not expose VT-x/AMD-V.", NestedVirtualizationHint);
             return (CpuSupportStatus.NoHardwareSupport,
                 architecture == "s390x" ? "The CPU features lack 'sie'." : "The CPU advertises neither vmx (Intel VT-x) nor svm (AMD-V).",
                 "If the processor has VT-x/AMD-V, enable it in the firmware setup; otherwise this host cannot run KVM guests.");
         }
         if (!devicePresent && module is null)
-            return (CpuSupportStatus.ModuleNotLoaded, "No KVM kernel module is loaded, so /dev/kvm does not exist.", LoadHint(architecture, vendor));
+            return (CpuSupportStatus.ModuleNotLoaded,
+                loaded.Length == 0
+                    ? "No KVM kernel module is loaded, so /dev/kvm does not exist."
+                    : $"{string.Join(", ", loaded)} is loaded, but not {string.Join(" or ", ModuleCandidates(architecture, vendor))}, so /dev/kvm does not exist.",
+                LoadHint(architecture, vendor));
         if (!devicePresent)
             return (CpuSupportStatus.DeviceMissing, $"{module} is loaded but /dev/kvm is missing.",
                 "Check devtmpfs/udev, or create it with 'mknod /dev/kvm c 10 232'.");
@@ -205,7 +256,7 @@ public static class KvmCpuProbe
 
     private static string LoadHint(string architecture, string? vendor) => architecture switch
     {
-        "x86_64" or "i686" => $"Load it with 'modprobe {(vendor == "AMD" ? "kvm_amd" : "kvm_intel")}'; if the kernel log then says \"disabled by bios\", enable virtualization in the firmware.",
+        "x86_64" or "i686" => $"Load it with 'modprobe {(vendor is "AMD" or "Hygon" ? "kvm_amd" : "kvm_intel")}'; if the kernel log then says \"disabled by bios\", enable virtualization in the firmware.",
         "ppc64le" or "ppc64" => "Load it with 'modprobe kvm_hv' (POWER8 or later, running bare metal or in an LPAR with hypervisor mode).",
         "aarch64" => "KVM on arm64 needs the kernel to boot at EL2 (bare metal or a nested-capable hypervisor); check 'dmesg | grep kvm'.",
         _ => "Load it with 'modprobe kvm'.",

@@ -39,11 +39,18 @@ public sealed class KvmHostInspector
     {
         var checks = new List<HostCheck>();
 
-        KvmCpuSupport? cpu = Guard(checks, "Cpu", "CPU support", () => KvmCpuProbe.Probe(_root));
-        if (cpu is not null) checks.AddRange(cpu.Checks.Select(c => c with { Area = "Cpu" }));
-        checks.AddRange(Guard(checks, "Devices", "Host devices", () => QemuHostValidator.Validate(_root)) ?? []);
-
         ReleaseProfile? release = Guard(checks, "Release", "Supported release", () => ReleaseProfile.Detect(_root));
+        KvmCpuSupport? cpu = null;
+        if (_root.IsLive)
+        {
+            cpu = Guard(checks, "Cpu", "CPU support", () => KvmCpuProbe.Probe(_root));
+            if (cpu is not null) checks.AddRange(cpu.Checks.Select(c => c with { Area = "Cpu" }));
+            checks.AddRange(Guard(checks, "Devices", "Host devices", () => QemuHostValidator.Validate(_root, release?.Family)) ?? []);
+        }
+        else
+        {
+            checks.AddRange(OfflineRuntimeChecks());
+        }
         if (release is not null)
             checks.Add(new HostCheck("Supported release", CheckResult.Pass, release.ToString()) { Area = "Release" });
 
@@ -92,18 +99,18 @@ public sealed class KvmHostInspector
         var daemons = new LibvirtDaemons(_root, _runner, () => release.LibvirtLayout, _cancellation);
         if (_root.IsLive) daemons.EnsureSystemdRunning();
         var plan = daemons.Plan(LibvirtDaemonMode.Auto);
-        return daemons.Report(plan, changed: false, [], whatIf: false, expectation.LibvirtTimeout, waitForSocket: false);
+        return daemons.Read(plan, expectation.LibvirtTimeout);
     }
 
-    private static IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
+    private IEnumerable<HostCheck> LibvirtChecks(LibvirtdState state)
     {
         string units = string.Join(", ", state.Units.Select(u => u.Name));
         yield return state.Enabled
             ? new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Pass, units) { Area = "Libvirt" }
             : new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Fail, $"not all enabled: {units}", "Enable-Libvirtd") { Area = "Libvirt" };
-        if (!state.RuntimeApplied)
+        if (!_root.IsLive)
         {
-            yield return new HostCheck("libvirt answers", CheckResult.Note, "not checked: -Root is not the running system") { Area = "Libvirt" };
+            yield return new HostCheck("libvirt answers", CheckResult.NotApplicable, OfflineDetail("a daemon answers only on a running system")) { Area = "Libvirt" };
             yield break;
         }
         yield return state.Reachable
@@ -127,14 +134,16 @@ public sealed class KvmHostInspector
         yield return bridge.Addresses.Length > 0 || bridge.Dhcp
             ? new HostCheck($"bridge {name} carries the host address", CheckResult.Pass, bridge.Dhcp ? "DHCP" : string.Join(", ", bridge.Addresses)) { Area = "Bridge" }
             : new HostCheck($"bridge {name} carries the host address", CheckResult.Warn, "no address and no DHCP") { Area = "Bridge" };
-        if (_root.IsLive)
+        if (!_root.IsLive)
+            yield return new HostCheck($"bridge {name} up with a port", CheckResult.NotApplicable, OfflineDetail("links are up only on a running system")) { Area = "Bridge" };
+        else
             yield return bridge.Active && bridge.Ports.Length > 0
                 ? new HostCheck($"bridge {name} up with a port", CheckResult.Pass, string.Join(", ", bridge.Ports)) { Area = "Bridge" }
                 : new HostCheck($"bridge {name} up with a port", CheckResult.Fail, bridge.Active ? "up, but no port" : "not up",
                     $"nmcli connection up {name}, or New-HostBridge -Name {name} -Interface <nic>") { Area = "Bridge" };
     }
 
-    private static IEnumerable<HostCheck> ForwardingChecks(IpForwardingState state)
+    private IEnumerable<HostCheck> ForwardingChecks(IpForwardingState state)
     {
         string family = state.AddressFamily.ToString();
         if (state.Overridden || state.PersistentValue != 1)
@@ -144,11 +153,34 @@ public sealed class KvmHostInspector
                 "Set-IpForwarding (needed for NAT/routed guest networks, not for a pure bridge)") { Area = "Forwarding" };
         else
             yield return new HostCheck($"{family} forwarding at boot", CheckResult.Pass, $"1 from {state.EffectiveFile}") { Area = "Forwarding" };
-        if (state.RuntimeApplied)
+        if (!state.RuntimeApplied)
+            yield return new HostCheck($"{family} forwarding now", CheckResult.NotApplicable, OfflineDetail("only a running kernel forwards")) { Area = "Forwarding" };
+        else
             yield return state.RuntimeValue == 1
                 ? new HostCheck($"{family} forwarding now", CheckResult.Pass, "the running kernel forwards") { Area = "Forwarding" }
                 : new HostCheck($"{family} forwarding now", CheckResult.Warn, $"the running kernel has {state.RuntimeValue}", "Set-IpForwarding") { Area = "Forwarding" };
     }
+
+    /// <summary>
+    /// An offline root (an image) has no running CPU, devices, cgroups or kernel: those areas are one
+    /// NotApplicable line each, so the verdict covers what an image can hold (packages, units, files).
+    /// </summary>
+    private IEnumerable<HostCheck> OfflineRuntimeChecks()
+    {
+        yield return new HostCheck("CPU and KVM support", CheckResult.NotApplicable,
+            OfflineDetail("the CPU, its KVM modules and /dev/kvm belong to the machine that runs it"),
+            "Run Test-KvmCpuSupport on that machine.") { Area = "Cpu" };
+        yield return new HostCheck("Host devices", CheckResult.NotApplicable,
+            OfflineDetail("/dev/net/tun and /dev/vhost-net exist only on a running system")) { Area = "Devices" };
+        yield return new HostCheck("cgroup controllers", CheckResult.NotApplicable,
+            OfflineDetail("controllers are mounted only on a running system")) { Area = "Cgroups" };
+        yield return new HostCheck("IOMMU", CheckResult.NotApplicable,
+            OfflineDetail("the firmware tables and IOMMU groups belong to the machine that runs it")) { Area = "Iommu" };
+        yield return new HostCheck("Secure guest support", CheckResult.NotApplicable,
+            OfflineDetail("SEV/Secure Execution belong to the machine that runs it")) { Area = "SecureGuest" };
+    }
+
+    private string OfflineDetail(string why) => $"-Root {_root.Path} is not the running system: {why}";
 
     /// <summary>Runs one area's read; a failure there is recorded as a failed check instead of ending the report.</summary>
     private static T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class

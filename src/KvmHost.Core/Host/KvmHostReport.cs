@@ -20,6 +20,9 @@ public sealed class KvmHostReport
     public int Passed => Checks.Count(c => c.Result == CheckResult.Pass);
     public int Warnings => Checks.Count(c => c.Result == CheckResult.Warn);
     public int Failed => Checks.Count(c => c.Result == CheckResult.Fail);
+
+    /// <summary>Checks of runtime state that an offline root (-Root image) cannot hold.</summary>
+    public int NotApplicable => Checks.Count(c => c.Result == CheckResult.NotApplicable);
     public HostCheck[] Checks { get; init; } = [];
     public KvmCpuSupport? Cpu { get; init; }
     public KvmPackage[] Packages { get; init; } = [];

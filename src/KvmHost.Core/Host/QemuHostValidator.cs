@@ -14,7 +14,8 @@ internal static class QemuHostValidator
     private static readonly (string V1, string? V2)[] Controllers =
         [("cpu", "cpu"), ("cpuacct", "cpu"), ("cpuset", "cpuset"), ("memory", "memory"), ("devices", null), ("blkio", "io")];
 
-    public static IReadOnlyList<HostCheck> Validate(HostRoot root)
+    /// <param name="family">The release family, for hints that name its tools (grubby or update-grub); null when unknown.</param>
+    public static IReadOnlyList<HostCheck> Validate(HostRoot root, DistroFamily? family = null)
     {
         var checks = new List<HostCheck>();
         checks.Add(DeviceCheck(root, "/dev/vhost-net", CheckResult.Warn,
@@ -22,7 +23,7 @@ internal static class QemuHostValidator
         checks.Add(DeviceCheck(root, "/dev/net/tun", CheckResult.Fail,
             "Load the tun module (modprobe tun); guests cannot have tap network devices without it."));
         checks.AddRange(CgroupChecks(root));
-        checks.AddRange(IommuChecks(root));
+        checks.AddRange(IommuChecks(root, family));
         checks.Add(SecureGuestCheck(root));
         return checks;
     }
@@ -86,7 +87,7 @@ internal static class QemuHostValidator
         }
     }
 
-    internal static IEnumerable<HostCheck> IommuChecks(HostRoot root)
+    internal static IEnumerable<HostCheck> IommuChecks(HostRoot root, DistroFamily? family = null)
     {
         bool dmar = root.FileExists("/sys/firmware/acpi/tables/DMAR");
         bool ivrs = root.FileExists("/sys/firmware/acpi/tables/IVRS");
@@ -106,8 +107,19 @@ internal static class QemuHostValidator
             : new HostCheck("IOMMU enabled by kernel", CheckResult.Warn, "no IOMMU groups: the kernel has not enabled the IOMMU",
                 cmdline.Contains(flag, StringComparison.Ordinal)
                     ? $"{flag} is on the kernel command line but no groups exist: check the firmware setting."
-                    : $"Add {flag} iommu=pt to the kernel command line (grubby --update-kernel=ALL --args='{flag} iommu=pt') and reboot.") { Area = "Iommu" };
+                    : KernelArgumentHint($"{flag} iommu=pt", family)) { Area = "Iommu" };
     }
+
+    /// <summary>How this release adds kernel arguments for every installed kernel: grubby on the Red Hat family, GRUB's defaults file on Debian.</summary>
+    internal static string KernelArgumentHint(string arguments, DistroFamily? family) => family switch
+    {
+        DistroFamily.RedHat or DistroFamily.Fedora =>
+            $"Add {arguments} to the kernel command line (grubby --update-kernel=ALL --args='{arguments}') and reboot.",
+        DistroFamily.Debian =>
+            $"Add {arguments} to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub, and reboot.",
+        _ => $"Add {arguments} to the kernel command line (RHEL/Fedora: grubby --update-kernel=ALL --args='{arguments}'; " +
+            "Debian/Ubuntu: GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub) and reboot.",
+    };
 
     private static string? CpuVendor(HostRoot root)
     {

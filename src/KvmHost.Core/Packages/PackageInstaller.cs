@@ -16,11 +16,15 @@ public sealed record InstallPlan(
     IReadOnlyList<KvmPackage> Before,
     IReadOnlyList<string> Missing,
     CommandRequest? EnableModule,
-    CommandRequest? Install);
+    CommandRequest? Install)
+{
+    /// <summary>The command lines a run starts, in order; empty when everything is installed.</summary>
+    public string[] Steps => new[] { EnableModule, Install }.Where(r => r is not null).Select(r => r!.CommandLine).ToArray();
+}
 
 /// <summary>What a run did. When <see cref="Failure"/> is set, Packages still say what is installed now.</summary>
 public sealed record InstallOutcome(
-    IReadOnlyList<KvmPackage> Packages,
+    IReadOnlyList<KvmPackageResult> Packages,
     IReadOnlyList<string> Transaction,
     IReadOnlyList<string> Notes,
     KvmHostException? Failure);
@@ -67,8 +71,32 @@ public sealed class PackageInstaller
     public IReadOnlyList<KvmPackage> Query(IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
         var installed = QueryInstalled(names, cancellationToken);
-        return names.Select(name => Describe(name, installed, wasInstalled: null, transaction: [])).ToList();
+        return names.Select(name => new KvmPackage
+        {
+            Name = name,
+            Version = installed.GetValueOrDefault(name),
+            Status = installed.ContainsKey(name) ? PackageStatus.AlreadyInstalled : PackageStatus.Missing,
+            PackageManager = PackageManager,
+            Root = _root.Path,
+        }).ToList();
     }
+
+    /// <summary>
+    /// The results of a run that starts nothing: under -WhatIf (or a declined -Confirm) every package as it
+    /// is now, each missing one with the commands that would install it; or, with nothing missing, the set as
+    /// it is. Nothing is run here.
+    /// </summary>
+    public static IReadOnlyList<KvmPackageResult> Preview(InstallPlan plan, bool whatIf) =>
+        plan.Before.Select(package => new KvmPackageResult
+        {
+            Name = package.Name,
+            Version = package.Version,
+            Status = package.Status,
+            PackageManager = package.PackageManager,
+            Root = package.Root,
+            WhatIf = whatIf,
+            PlannedChanges = package.IsInstalled ? [] : plan.Steps,
+        }).ToList();
 
     /// <summary>Queries and decides; runs nothing that changes the system.</summary>
     public InstallPlan Plan(IReadOnlyList<string> names, InstallOptions options, CancellationToken cancellationToken)
@@ -98,7 +126,7 @@ public sealed class PackageInstaller
     public InstallOutcome Install(InstallPlan plan, Action<TransactionStep>? progress, CancellationToken cancellationToken)
     {
         if (plan.Install is null)
-            return new InstallOutcome(plan.Before, [], [], null);
+            return new InstallOutcome(Preview(plan, whatIf: false), [], [], null);
         RequireRoot(plan);
 
         var notes = new List<string>();
@@ -164,7 +192,7 @@ public sealed class PackageInstaller
     {
         var installed = QueryInstalled(plan.Names, cancellationToken);
         var before = plan.Before.ToDictionary(p => p.Name, p => p.IsInstalled, StringComparer.Ordinal);
-        var packages = plan.Names.Select(name => Describe(name, installed, before[name], transaction)).ToList();
+        var packages = plan.Names.Select(name => Describe(name, installed, before[name], transaction, plan.Steps)).ToList();
         // yum 3 without skip_missing_names_on_install, or a package manager that exits 0 after skipping
         // something: what the database says decides, not the exit code.
         if (failure is null && packages.FirstOrDefault(p => p.Status == PackageStatus.Failed) is { } absent)
@@ -174,23 +202,24 @@ public sealed class PackageInstaller
         return new InstallOutcome(packages, transaction, notes, failure);
     }
 
-    private KvmPackage Describe(string name, IReadOnlyDictionary<string, string> installed, bool? wasInstalled, IReadOnlyList<string> transaction)
+    private KvmPackageResult Describe(string name, IReadOnlyDictionary<string, string> installed, bool wasInstalled,
+        IReadOnlyList<string> transaction, string[] steps)
     {
         bool isInstalled = installed.TryGetValue(name, out string? version);
         var status = (wasInstalled, isInstalled) switch
         {
-            (null, true) or (true, _) => PackageStatus.AlreadyInstalled,
-            (null, false) => PackageStatus.Missing,
+            (true, _) => PackageStatus.AlreadyInstalled,
             (false, true) => PackageStatus.Installed,
             (false, false) => PackageStatus.Failed,
         };
         bool changed = status == PackageStatus.Installed;
-        return new KvmPackage
+        return new KvmPackageResult
         {
             Name = name,
             Version = version,
             Status = status,
             Changed = changed,
+            PlannedChanges = wasInstalled ? [] : steps,
             PackageManager = PackageManager,
             Root = _root.Path,
             RebootAdvised = changed && transaction.Any(NeedReboot.Contains),
@@ -199,17 +228,6 @@ public sealed class PackageInstaller
                 : null,
         };
     }
-
-    /// <summary>Marks an object made by -WhatIf: what would be installed, nothing changed.</summary>
-    public static KvmPackage AsWouldInstall(KvmPackage package) => package.IsInstalled ? package : new KvmPackage
-    {
-        Name = package.Name,
-        Version = null,
-        Status = PackageStatus.WouldInstall,
-        Changed = false,
-        PackageManager = package.PackageManager,
-        Root = package.Root,
-    };
 
     private IReadOnlyDictionary<string, string> QueryInstalled(IReadOnlyList<string> names, CancellationToken cancellationToken)
     {

@@ -72,7 +72,7 @@ public interface ICommandRunner
     bool IsAvailable(string program);
 }
 
-public sealed class CommandRunner : ICommandRunner
+public sealed partial class CommandRunner : ICommandRunner
 {
     private readonly Action<string>? _log;
     private int _started;
@@ -91,33 +91,27 @@ public sealed class CommandRunner : ICommandRunner
         string? executable = FindOnPath(request.Program)
             ?? throw NotFound(request.Program, null);
 
-        var startInfo = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        foreach (string argument in request.Arguments) startInfo.ArgumentList.Add(argument);
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry variable in System.Environment.GetEnvironmentVariables())
+            environment[(string)variable.Key] = (string?)variable.Value ?? string.Empty;
         // Parsed output must not depend on the admin's language.
-        startInfo.Environment["LC_ALL"] = "C";
+        environment["LC_ALL"] = "C";
         if (request.Environment is not null)
             foreach (var (key, value) in request.Environment)
-                if (value is null) startInfo.Environment.Remove(key); else startInfo.Environment[key] = value;
+                if (value is null) environment.Remove(key); else environment[key] = value;
 
         _log?.Invoke($"Running: {request.CommandLine} (timeout {request.Timeout.TotalSeconds:0} s)");
         var clock = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = startInfo };
+        ChildProcess process;
         try
         {
-            process.Start();
+            process = ChildProcess.Start(executable, request.Arguments, environment);
         }
         catch (Win32Exception e)
         {
             throw NotFound(request.Program, e);
         }
+        using var started = process;
         Interlocked.Increment(ref _started);
 
         // Lines arrive on reader threads; they are handed to the caller's thread so callbacks may write
@@ -154,21 +148,20 @@ public sealed class CommandRunner : ICommandRunner
                 request.OnOutputLine?.Invoke(item.Line!);
             }
             TimeSpan remaining = request.Timeout - clock.Elapsed;
-            if (!process.WaitForExit(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero)) throw new TimeoutException();
-            process.WaitForExit(); // flushes the async state after the timed wait
+            if (!process.WaitForExit(remaining)) throw new TimeoutException();
         }
         catch (TimeoutException)
         {
-            Kill(process);
+            process.KillTree();
             throw new KvmHostException(ErrorIds.CommandTimedOut, FailureKind.OperationTimeout,
                 $"'{request.CommandLine}' did not finish within {request.Timeout.TotalSeconds:0} s and was stopped.",
                 request.Program, request.TimeoutHint);
         }
         catch (OperationCanceledException)
         {
-            if (request.InterruptGracePeriod > TimeSpan.Zero && NativeMethods.Interrupt(process.Id))
+            if (request.InterruptGracePeriod > TimeSpan.Zero && process.Interrupt())
                 process.WaitForExit(request.InterruptGracePeriod);
-            Kill(process);
+            process.KillTree();
             throw;
         }
         return new CommandResult(request, process.ExitCode, stdout.ToString(), stderr.ToString(), clock.Elapsed);
@@ -189,12 +182,6 @@ public sealed class CommandRunner : ICommandRunner
     {
         try { sink.CompleteAdding(); }
         catch (ObjectDisposedException) { }
-    }
-
-    private static void Kill(Process process)
-    {
-        try { process.Kill(entireProcessTree: true); process.WaitForExit(5000); }
-        catch (InvalidOperationException) { /* already gone */ }
     }
 
     private static KvmHostException NotFound(string program, Exception? inner) =>

@@ -20,6 +20,12 @@ public sealed class LibvirtPlan
     public required IReadOnlyList<string> Retiring { get; init; }
 
     public required IReadOnlyList<LibvirtStep> Steps { get; init; }
+
+    /// <summary>
+    /// The layout's units are not installed yet, and the steps name all of them: a preview after
+    /// Install-KvmPackages -WhatIf, whose packages would bring them.
+    /// </summary>
+    public bool UnitsPending { get; init; }
 }
 
 /// <summary>
@@ -44,12 +50,18 @@ public sealed class LibvirtDaemons
 
     public void EnsureSystemdRunning() => _systemctl.EnsureSystemdRunning();
 
-    public LibvirtPlan Plan(LibvirtDaemonMode mode)
+    /// <param name="packagesPending">
+    /// Libvirt's packages are only planned (Install-KvmPackages -WhatIf piped into Enable-Libvirtd -WhatIf): missing
+    /// units are then planned as they will be installed instead of being an error.
+    /// </param>
+    public LibvirtPlan Plan(LibvirtDaemonMode mode, bool packagesPending = false)
     {
         var states = _systemctl.Show(LibvirtUnits.All).ToDictionary(s => s.Name, StringComparer.Ordinal);
         LibvirtLayout layout = LibvirtUnits.ChooseLayout(mode, states, _releaseDefault);
         var managed = LibvirtUnits.Managed(layout).Where(u => states[u].Exists).ToList();
-        EnsureInstalled(layout, managed);
+        bool pending = packagesPending && !IsInstalled(layout, managed);
+        if (pending) managed = LibvirtUnits.Managed(layout).ToList();
+        else EnsureInstalled(layout, managed);
 
         LibvirtLayout other = layout == LibvirtLayout.Monolithic ? LibvirtLayout.Modular : LibvirtLayout.Monolithic;
         var retiring = LibvirtUnits.Retired(other).Select(u => states[u])
@@ -58,19 +70,24 @@ public sealed class LibvirtDaemons
         var mustRun = sockets.Count > 0 ? sockets : managed;
 
         var steps = new List<LibvirtStep>();
+        string once = pending ? " (once Install-KvmPackages has installed them)" : string.Empty;
         string from = other == LibvirtLayout.Monolithic ? "the monolithic libvirtd" : "the modular libvirt daemons";
         string to = layout == LibvirtLayout.Monolithic ? "monolithic libvirtd" : "modular daemons";
         if (_root.IsLive) AddStep(steps, "stop", retiring.Where(s => s.IsActive).Select(s => s.Name), $"Stop {from} (switching to {to})");
         AddStep(steps, "disable", retiring.Where(s => s.IsExplicitlyEnabled).Select(s => s.Name), $"Disable {from} at boot (switching to {to})");
         AddStep(steps, "unmask", managed.Where(u => states[u].IsMasked), "Unmask");
-        AddStep(steps, "enable", managed.Where(u => !states[u].IsEnabled), "Enable at boot");
-        if (_root.IsLive) AddStep(steps, "start", mustRun.Where(u => !states[u].IsActive), "Start");
+        AddStep(steps, "enable", managed.Where(u => !states[u].IsEnabled), "Enable at boot" + once);
+        if (_root.IsLive) AddStep(steps, "start", mustRun.Where(u => !states[u].IsActive), "Start" + once);
 
         return new LibvirtPlan
         {
             Layout = layout, Managed = managed, MustRun = mustRun, Retiring = retiring.Select(s => s.Name).ToList(), Steps = steps,
+            UnitsPending = pending,
         };
     }
+
+    private static bool IsInstalled(LibvirtLayout layout, IReadOnlyList<string> managed) =>
+        managed.Contains(layout == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.socket");
 
     private void AddStep(List<LibvirtStep> steps, string verb, IEnumerable<string> units, string description)
     {
@@ -82,7 +99,7 @@ public sealed class LibvirtDaemons
     private void EnsureInstalled(LibvirtLayout layout, IReadOnlyList<string> managed)
     {
         string key = layout == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.socket";
-        if (managed.Contains(key)) return;
+        if (IsInstalled(layout, managed)) return;
         string where = _root.IsLive ? string.Empty : $" under root {_root.Path}";
         throw layout == LibvirtLayout.Monolithic
             ? new KvmHostException(ErrorIds.LibvirtNotInstalled, FailureKind.NotInstalled,
@@ -105,10 +122,36 @@ public sealed class LibvirtDaemons
             $"Fix the cause shown in the journal ('journalctl -u {down[0]}'), then run Enable-Libvirtd again.");
     }
 
-    /// <summary>Reads the units back and, on a live root, asks the daemon whether it answers.</summary>
-    public LibvirtdState Report(LibvirtPlan plan, bool changed, IReadOnlyList<string> actions, bool whatIf, TimeSpan probeTimeout, bool waitForSocket)
+    /// <summary>Reads the units and, on a live root, asks the daemon whether it answers (Get-Libvirtd, Test-KvmHost).</summary>
+    public LibvirtdState Read(LibvirtPlan plan, TimeSpan probeTimeout) =>
+        Read(plan, probeTimeout, waitForSocket: false,
+            _root.IsLive ? null : $"Offline root: only unit files were read; nothing runs there. Enabled units start when {_root.Path} boots.");
+
+    /// <summary>The result of Enable-Libvirtd: the units read back (the state now), and what this run did or, with WhatIf, would do.</summary>
+    public LibvirtdResult Report(LibvirtPlan plan, bool changed, IReadOnlyList<string> plannedChanges, bool whatIf, TimeSpan probeTimeout, bool waitForSocket)
     {
-        var states = _systemctl.Show(plan.Managed);
+        string? note = _root.IsLive ? null
+            : whatIf && plannedChanges.Count > 0 ? $"Offline root: a run would only enable units with systemctl --root; nothing would be started. They start when {_root.Path} boots."
+            : changed ? $"Offline root: units were only enabled with systemctl --root; nothing was started. They start when {_root.Path} boots."
+            : $"Offline root: the units are enabled; nothing runs there. They start when {_root.Path} boots.";
+        if (plan.UnitsPending)
+            note = (note is null ? string.Empty : note + " ") + "The units come with libvirt's packages, which are not installed yet.";
+        LibvirtdState now = Read(plan, probeTimeout, waitForSocket, note);
+        return new LibvirtdResult
+        {
+            Mode = now.Mode, Units = now.Units, Active = now.Active, Enabled = now.Enabled, Reachable = now.Reachable,
+            Endpoint = now.Endpoint, ProbeDetail = now.ProbeDetail, Root = now.Root, Note = now.Note,
+            Changed = changed,
+            WhatIf = whatIf,
+            PlannedChanges = plannedChanges.ToArray(),
+            RuntimeApplied = _root.IsLive && !whatIf,
+        };
+    }
+
+    private LibvirtdState Read(LibvirtPlan plan, TimeSpan probeTimeout, bool waitForSocket, string? note)
+    {
+        // Units of a pending plan that are not installed yet are not part of the state now.
+        var states = _systemctl.Show(plan.Managed).Where(s => s.Exists || !plan.UnitsPending).ToList();
         string endpoint = LibvirtUnits.ProbeSocket(plan.Layout);
         ProbeResult? probe = _root.IsLive ? LibvirtProbe.Probe(_root, endpoint, probeTimeout, waitForSocket, _cancellation) : null;
         return new LibvirtdState
@@ -116,18 +159,13 @@ public sealed class LibvirtDaemons
             Mode = plan.Layout,
             Units = states.Select(s => new LibvirtUnit
                 { Name = s.Name, ActiveState = s.ActiveState, SubState = s.SubState, UnitFileState = s.UnitFileState }).ToArray(),
-            Active = _root.IsLive && states.Where(s => plan.MustRun.Contains(s.Name)).All(s => s.IsActive),
-            Enabled = states.All(s => s.IsEnabled),
+            Active = _root.IsLive && states.Count > 0 && states.Where(s => plan.MustRun.Contains(s.Name)).All(s => s.IsActive),
+            Enabled = states.Count > 0 && states.All(s => s.IsEnabled),
             Reachable = probe?.Reachable ?? false,
             Endpoint = endpoint,
             ProbeDetail = probe?.Detail ?? "not probed: offline root",
-            Changed = changed,
-            Actions = actions.ToArray(),
-            RuntimeApplied = _root.IsLive && !whatIf,
-            WhatIf = whatIf,
             Root = _root.Path,
-            Note = _root.IsLive ? null
-                : $"Offline root: units were only enabled with systemctl --root; nothing was started. They start when {_root.Path} boots.",
+            Note = note,
         };
     }
 

@@ -13,8 +13,8 @@ public sealed class LibvirtUnit
     public override string ToString() => $"{Name} {ActiveState} {UnitFileState}";
 }
 
-/// <summary>The libvirt daemons of a host: which layout, each unit, and whether the daemon answers.</summary>
-public sealed class LibvirtdState
+/// <summary>The libvirt daemons of a host as they are: which layout, each unit, and whether the daemon answers (Get-Libvirtd).</summary>
+public class LibvirtdState
 {
     public required LibvirtLayout Mode { get; init; }
     public required LibvirtUnit[] Units { get; init; }
@@ -30,15 +30,21 @@ public sealed class LibvirtdState
 
     public required string Endpoint { get; init; }
     public required string ProbeDetail { get; init; }
-    public required bool Changed { get; init; }
-
-    /// <summary>The systemctl commands run (or, under -WhatIf, that would run), in order.</summary>
-    public required string[] Actions { get; init; }
-
-    /// <summary>False for an offline root: units were only enabled there; nothing was started or probed.</summary>
-    public required bool RuntimeApplied { get; init; }
-
-    public required bool WhatIf { get; init; }
     public required string Root { get; init; }
     public string? Note { get; init; }
+}
+
+/// <summary>What Enable-Libvirtd did (or, with WhatIf, would do): the daemons as they are now, plus the change.</summary>
+public sealed class LibvirtdResult : LibvirtdState
+{
+    public required bool Changed { get; init; }
+
+    /// <summary>A preview (-WhatIf, or every step declined at -Confirm): nothing was run; the state is the state now.</summary>
+    public required bool WhatIf { get; init; }
+
+    /// <summary>The systemctl commands of this run, in order: run, or with WhatIf to be run; empty when nothing was to change.</summary>
+    public required string[] PlannedChanges { get; init; }
+
+    /// <summary>True when the running system was changed; false for an offline root (units only enabled) and under WhatIf.</summary>
+    public required bool RuntimeApplied { get; init; }
 }

@@ -32,14 +32,23 @@ public sealed record RuntimePlan(string Key, string? Current, string Desired)
     public string Describe() => $"set running kernel {SysctlKey.ToDotted(Key)} ({SysctlKey.ProcPath(Key)}) {Current ?? "?"} -> {Desired}";
 }
 
+/// <summary>
+/// The changes a request needs, and what the state would be after them (<see cref="After"/>: a projection,
+/// never shown as the current state; results read the system again).
+/// </summary>
 public sealed record ForwardingPlan(
     IReadOnlyList<SysctlFilePlan> Files,
     IReadOnlyList<RuntimePlan> RuntimeWrites,
-    IReadOnlyList<IpForwardingState> After,
+    IReadOnlyList<IpForwardingResult> After,
     IReadOnlyList<string> Warnings,
     IReadOnlyList<string> Notes)
 {
     public bool IsEmpty => Files.Count == 0 && RuntimeWrites.Count == 0;
+
+    public required IReadOnlyList<ForwardingFamily> Families { get; init; }
+
+    /// <summary>The resolved -Path.</summary>
+    public required string ConfigurationFile { get; init; }
 }
 
 /// <summary>
@@ -87,8 +96,51 @@ public sealed class ForwardingPlanner
     {
         string target = ValidateTarget(configurationFile, out _);
         var boot = new SysctlBootOrder(_root);
-        var states = States(families, boot, target, runtime: null, changedKeys: new HashSet<string>(), warnings: [], notes: []);
+        var states = States(families, boot, target, runtime: null, warnings: []);
         return states.Select(s => s.Overridden ? s with { Warnings = [.. s.Warnings, OverriddenWarning(s)] } : s).ToList();
+    }
+
+    /// <summary>
+    /// The results of a run that writes nothing: the state now, read from the system, with what the plan
+    /// would change (under -WhatIf, or with every change declined), or with nothing to change (converged).
+    /// </summary>
+    public IReadOnlyList<IpForwardingResult> Preview(ForwardingPlan plan, bool whatIf) =>
+        Inspect(plan.Families, plan.ConfigurationFile).Select(now =>
+        {
+            var planned = plan.After.First(a => a.AddressFamily == now.AddressFamily);
+            return new IpForwardingResult(now)
+            {
+                WhatIf = whatIf,
+                PlannedChanges = planned.PlannedChanges,
+                Warnings = planned.Warnings,
+                Notes = planned.Notes,
+            };
+        }).ToList();
+
+    /// <summary>
+    /// Writes the approved part of the plan (see <see cref="Apply"/>), then reads the system back: each result
+    /// is the state now, with what this run changed for that family.
+    /// </summary>
+    public IReadOnlyList<IpForwardingResult> Run(ForwardingPlan plan, AtomicFileWriter writer, Func<SysctlFilePlan, bool> approveFile, Func<RuntimePlan, bool> approveRuntime)
+    {
+        var files = plan.Files.Where(approveFile).ToList();
+        var writes = plan.RuntimeWrites.Where(approveRuntime).ToList();
+        var changes = Apply(plan, writer, files.Contains, writes.Contains);
+        var touched = files.SelectMany(f => f.Edits.Select(e => e.Key)).Concat(writes.Select(r => r.Key)).ToHashSet();
+        bool bridgeTouched = BridgeNetfilterKeys.Any(touched.Contains);
+        string[] fileChanges = changes.Where(c => c.Changed).Select(c => c.ToString()).ToArray();
+        return Inspect(plan.Families, plan.ConfigurationFile).Select(now =>
+        {
+            var planned = plan.After.First(a => a.AddressFamily == now.AddressFamily);
+            return new IpForwardingResult(now)
+            {
+                Changed = touched.Contains(KeyOf(now.AddressFamily)) || bridgeTouched,
+                PlannedChanges = ChangesFor(now.AddressFamily, files, writes),
+                FileChanges = fileChanges,
+                Warnings = planned.Warnings,
+                Notes = planned.Notes,
+            };
+        }).ToList();
     }
 
     private static string OverriddenWarning(IpForwardingState s) => !s.ConfigurationFileLoadedAtBoot
@@ -167,10 +219,19 @@ public sealed class ForwardingPlanner
 
         AddAdvice(request, want, target, after, warnings, notes);
         var changedKeys = files.SelectMany(f => f.Edits.Select(e => e.Key)).Concat(runtimeWrites.Select(r => r.Key)).ToHashSet();
+        bool bridgeChanged = BridgeNetfilterKeys.Any(changedKeys.Contains);
         var runtimeAfter = runtimeWrites.ToDictionary(r => r.Key, r => r.Desired);
-        return new ForwardingPlan(files, runtimeWrites,
-            States(request.Families, after, target, runtimeAfter, changedKeys, warnings, notes, files, runtimeWrites),
-            warnings.Select(w => w.Text).ToList(), notes.Select(n => n.Text).ToList());
+        var projected = States(request.Families, after, target, runtimeAfter, warnings).Select(state => new IpForwardingResult(state)
+        {
+            Changed = changedKeys.Contains(KeyOf(state.AddressFamily)) || bridgeChanged,
+            PlannedChanges = ChangesFor(state.AddressFamily, files, runtimeWrites),
+            Notes = notes.Where(n => n.Key is null || n.Key == KeyOf(state.AddressFamily)).Select(n => n.Text).ToArray(),
+        }).ToList();
+        return new ForwardingPlan(files, runtimeWrites, projected, warnings.Select(w => w.Text).ToList(), notes.Select(n => n.Text).ToList())
+        {
+            Families = request.Families,
+            ConfigurationFile = target,
+        };
     }
 
     /// <summary>
@@ -281,12 +342,11 @@ public sealed class ForwardingPlanner
     }
 
     private IReadOnlyList<IpForwardingState> States(IReadOnlyList<ForwardingFamily> families, SysctlBootOrder boot, string target,
-        IReadOnlyDictionary<string, string>? runtime, IReadOnlySet<string> changedKeys, List<Advice> warnings, List<Advice> notes,
-        IReadOnlyList<SysctlFilePlan>? files = null, IReadOnlyList<RuntimePlan>? runtimeWrites = null)
+        IReadOnlyDictionary<string, string>? runtime, List<Advice> warnings)
     {
         var configured = boot.ReadFile(target);
+        bool exists = boot.FileExists(target);
         bool loaded = boot.SourceFor(target) is not null;
-        bool bridgeChanged = BridgeNetfilterKeys.Any(changedKeys.Contains);
         var states = new List<IpForwardingState>();
         foreach (var family in families)
         {
@@ -302,19 +362,16 @@ public sealed class ForwardingPlanner
                 RuntimeValue = ParseInt(runtimeText),
                 RuntimeApplied = _kernel.IsAvailable,
                 PersistentValue = persistent,
-                ConfigurationFile = target,
+                ConfigurationFile = exists ? target : null,
                 ConfiguredValue = configuredValue,
-                ConfigurationFileLoadedAtBoot = loaded,
+                ConfigurationFileLoadedAtBoot = exists && loaded,
                 EffectiveFile = winner.Source?.RealPath,
                 EffectiveEntry = winner.Source?.ListedPath,
                 EffectiveLine = winner.LineNumber,
                 EffectivePattern = winner.Pattern,
                 Overridden = configuredValue is not null && (!loaded || persistent != configuredValue),
-                Changed = changedKeys.Contains(key) || bridgeChanged,
-                PlannedChanges = ChangesFor(family, files ?? [], runtimeWrites ?? []),
                 // Advice about the bridge keys belongs to every family; about one family's key, to that one.
                 Warnings = warnings.Where(w => w.Key is null || w.Key == key || !w.Key.StartsWith("net/ipv", StringComparison.Ordinal)).Select(w => w.Text).ToArray(),
-                Notes = notes.Where(n => n.Key is null || n.Key == key).Select(n => n.Text).ToArray(),
                 Root = _root.Path,
             });
         }

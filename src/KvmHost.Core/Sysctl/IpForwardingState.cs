@@ -8,10 +8,11 @@ public enum ForwardingFamily { IPv4, IPv6 }
 public enum ForwardingFamilySelection { IPv4, IPv6, Both }
 
 /// <summary>
-/// Forwarding for one address family: the running kernel, the file this module manages, and what boot
-/// will really apply (the winning file). Flat and serializable so remote results look the same.
+/// Forwarding for one address family as it is: the running kernel, the file this module manages, and what
+/// boot will really apply (the winning file). Get-IpForwarding's answer; flat and serializable so remote
+/// results look the same.
 /// </summary>
-public sealed record IpForwardingState
+public record IpForwardingState
 {
     public ForwardingFamily AddressFamily { get; init; }
 
@@ -27,8 +28,8 @@ public sealed record IpForwardingState
     /// <summary>The value boot will apply (systemd-sysctl order); null when no file sets it (kernel default 0).</summary>
     public int? PersistentValue { get; init; }
 
-    /// <summary>The file this command reads and writes (the module's drop-in unless -Path says otherwise).</summary>
-    public string ConfigurationFile { get; init; } = string.Empty;
+    /// <summary>The file the module manages (its drop-in unless -Path says otherwise), resolved; null when it does not exist.</summary>
+    public string? ConfigurationFile { get; init; }
 
     /// <summary>The value ConfigurationFile assigns; null when it does not set the key.</summary>
     public int? ConfiguredValue { get; init; }
@@ -50,25 +51,41 @@ public sealed record IpForwardingState
     /// <summary>True when ConfigurationFile sets the key but boot ends with another value from another file.</summary>
     public bool Overridden { get; init; }
 
+    /// <summary>What stands in the way of the setting at boot (a later file that overrides it).</summary>
+    public string[] Warnings { get; init; } = [];
+
+    public string Root { get; init; } = "/";
+
+    // Sealed: a derived record would otherwise print every property instead.
+    public sealed override string ToString() =>
+        $"{Key}: runtime {RuntimeValue?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}, boot {PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "unset"} ({EffectiveFile ?? "no file"})";
+
+    /// <summary>This state alone, without what a derived result adds (a read hands out the read type only).</summary>
+    public IpForwardingState AsState() => new(this);
+}
+
+/// <summary>
+/// What Set-IpForwarding did for one address family (or, with WhatIf, would do): the state now, read back
+/// after the run, plus the change.
+/// </summary>
+public sealed record IpForwardingResult : IpForwardingState
+{
+    public IpForwardingResult() { }
+
+    public IpForwardingResult(IpForwardingState state) : base(state.AsState()) { }
+
     /// <summary>True when this run changed a file or the running kernel for this family.</summary>
     public bool Changed { get; init; }
 
-    /// <summary>True when -WhatIf (or a declined -Confirm) kept the planned changes from happening.</summary>
+    /// <summary>A preview (-WhatIf, or every change declined at -Confirm): nothing was written; the state is the state now.</summary>
     public bool WhatIf { get; init; }
 
-    /// <summary>Each file line and kernel value change, applied or (with WhatIf) planned.</summary>
+    /// <summary>Each file line and kernel value change of this run: made, or with WhatIf to be made; empty when converged.</summary>
     public string[] PlannedChanges { get; init; } = [];
 
     /// <summary>The files written, with their backups.</summary>
     public string[] FileChanges { get; init; } = [];
 
-    public string[] Warnings { get; init; } = [];
-
     /// <summary>What else the admin may need (accept_ra on the uplink, br_netfilter keys).</summary>
     public string[] Notes { get; init; } = [];
-
-    public string Root { get; init; } = "/";
-
-    public override string ToString() =>
-        $"{Key}: runtime {RuntimeValue?.ToString(CultureInfo.InvariantCulture) ?? "n/a"}, boot {PersistentValue?.ToString(CultureInfo.InvariantCulture) ?? "unset"} ({EffectiveFile ?? "no file"})";
 }

@@ -86,6 +86,9 @@ internal sealed class SysctlBootOrder
     }
 
     /// <summary>The file's content as planned or as on disk; empty when it is missing or masked.</summary>
+    /// <summary>True when the file exists, or this evaluation plans it.</summary>
+    public bool FileExists(string realPath) => _planned.ContainsKey(realPath) || _root.FileExists(realPath);
+
     public SysctlFile ReadFile(string realPath)
     {
         if (_planned.TryGetValue(realPath, out string? planned)) return SysctlFile.Parse(planned);

@@ -6,7 +6,7 @@ namespace KvmHost.Commands;
 
 /// <summary>Enables and starts the libvirt daemons (monolithic or modular) and proves that they answer.</summary>
 [Cmdlet(VerbsLifecycle.Enable, "Libvirtd", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(LibvirtdState))]
+[OutputType(typeof(LibvirtdResult))]
 public sealed class EnableLibvirtdCommand : KvmHostCmdlet
 {
     private readonly List<PSObject> _packages = [];
@@ -30,15 +30,22 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
 
     protected override void EndCore()
     {
+        bool preview = WhatIfRequested;
+        bool packagesPending = false;
         if (MyInvocation.ExpectingInput || _packages.Count > 0)
-            LibvirtPackages.EnsureInstalled(_packages.Select(p => (PropertyText(p, "Name"), PropertyText(p, "Status"))).ToList());
-        Privileges.RequireRootFor(HostRoot, "Enabling and starting the libvirt daemons");
+            packagesPending = LibvirtPackages.EnsureInstalled(
+                _packages.Select(p => new PipedPackage(PropertyText(p, "Name"), PropertyText(p, "Status"), LanguagePrimitives.IsTrue(p.Properties["WhatIf"]?.Value))).ToList(),
+                preview);
+        // A preview only reads, so it needs no root wherever systemctl can be asked.
+        if (!preview) Privileges.RequireRootFor(HostRoot, "Enabling and starting the libvirt daemons");
 
         var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
         daemons.EnsureSystemdRunning();
-        // -WhatIf leaves no trace, not even the lock file.
-        using var hostLock = WhatIfRequested ? null : LockHost();
-        LibvirtPlan plan = daemons.Plan(Mode);
+        // Planned (and so validated: the units exist, the layout is known) before the lock, so a refused call
+        // leaves no lock file; -WhatIf leaves no trace at all.
+        LibvirtPlan plan = daemons.Plan(Mode, packagesPending);
+        using var hostLock = preview ? null : LockHost();
+        if (hostLock is not null) plan = daemons.Plan(Mode); // again under the lock: a parallel run may have done part of it
 
         var done = new List<string>();
         var skipped = new List<string>();
@@ -61,9 +68,9 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
             done.Add(step.CommandLine);
         }
 
-        bool whatIf = skipped.Count > 0;
-        LibvirtdState state = daemons.Report(plan, changed: done.Count > 0, whatIf ? skipped : done, whatIf,
-            TimeSpan.FromSeconds(TimeoutSec), waitForSocket: true);
+        bool whatIf = preview || (done.Count == 0 && skipped.Count > 0);
+        LibvirtdResult state = daemons.Report(plan, changed: done.Count > 0, whatIf ? skipped : done, whatIf,
+            TimeSpan.FromSeconds(TimeoutSec), waitForSocket: done.Count > 0);
         if (HostRoot.IsLive && !whatIf && !state.Reachable) throw daemons.NotReachable(state);
         WriteObject(state);
     }

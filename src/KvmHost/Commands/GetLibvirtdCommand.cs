@@ -21,6 +21,6 @@ public sealed class GetLibvirtdCommand : KvmHostCmdlet
         var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
         daemons.EnsureSystemdRunning();
         LibvirtPlan plan = daemons.Plan(Mode);
-        WriteObject(daemons.Report(plan, changed: false, [], whatIf: false, TimeSpan.FromSeconds(TimeoutSec), waitForSocket: false));
+        WriteObject(daemons.Read(plan, TimeSpan.FromSeconds(TimeoutSec)));
     }
 }

@@ -10,7 +10,7 @@ namespace KvmHost.Commands;
 /// Takes Test-KvmCpuSupport's answer from the pipeline; its objects pipe into Enable-Libvirtd.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Install, "KvmPackages", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(KvmPackage))]
+[OutputType(typeof(KvmPackageResult))]
 public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
 {
     private readonly List<KvmCpuSupport> _cpuAnswers = [];
@@ -62,13 +62,12 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
         if (plan.Install is null)
         {
             WriteVerbose($"{Release}: {string.Join(", ", names)} all installed; {installer.PackageManager} not started.");
-            foreach (var package in plan.Before) WriteObject(package);
+            foreach (var package in PackageInstaller.Preview(plan, WhatIfRequested)) WriteObject(package);
             return;
         }
-        string action = plan.EnableModule is null ? plan.Install.CommandLine : $"{plan.EnableModule.CommandLine}, then {plan.Install.CommandLine}";
-        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, action))
+        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, string.Join(", then ", plan.Steps)))
         {
-            foreach (var package in plan.Before) WriteObject(PackageInstaller.AsWouldInstall(package));
+            foreach (var package in PackageInstaller.Preview(plan, whatIf: true)) WriteObject(package);
             return;
         }
 

@@ -82,7 +82,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         if (!plan.Changes)
         {
             WriteVerbose($"{request.Name} already bridges {request.Interface} as asked; nothing to do.");
-            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: false, timeout));
+            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: preview, timeout));
             return;
         }
 

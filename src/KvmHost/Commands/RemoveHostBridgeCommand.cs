@@ -45,7 +45,7 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
         }
         if (!plan.Changes)
         {
-            WriteObject(BridgeReport.ForRemoval(plan, HostRoot, null, whatIf: false));
+            WriteObject(BridgeReport.ForRemoval(plan, HostRoot, null, whatIf: preview));
             return;
         }
 

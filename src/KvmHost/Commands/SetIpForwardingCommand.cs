@@ -6,7 +6,7 @@ namespace KvmHost.Commands;
 
 /// <summary>Turns IP forwarding on (or off), persistently and in the running kernel, and says which file wins at boot.</summary>
 [Cmdlet(VerbsCommon.Set, "IpForwarding", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(IpForwardingState))]
+[OutputType(typeof(IpForwardingResult))]
 public sealed class SetIpForwardingCommand : KvmHostCmdlet
 {
     [Parameter(Position = 0)]
@@ -35,9 +35,10 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
 
     protected override void ProcessCore()
     {
-        Privileges.RequireRootFor(HostRoot, "Set-IpForwarding");
-        var kernel = new KernelParameters(HostRoot);
-        var planner = new ForwardingPlanner(HostRoot, kernel);
+        bool preview = WhatIfRequested;
+        // A preview only reads (/proc/sys and the sysctl files are readable by anyone), so it needs no root.
+        if (!preview) Privileges.RequireRootFor(HostRoot, "Set-IpForwarding");
+        var planner = new ForwardingPlanner(HostRoot, new KernelParameters(HostRoot));
         var request = new ForwardingRequest
         {
             Families = ForwardingPlanner.Expand(AddressFamily),
@@ -48,10 +49,11 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
             Uplink = Uplink,
         };
 
+        // Planning validates everything (paths, uplink, the kernel's keys) before the lock is taken.
         ForwardingPlan plan = planner.Plan(request);
         if (plan.IsEmpty)
         {
-            Emit(plan.After);
+            Emit(planner.Preview(plan, whatIf: preview));
             return;
         }
 
@@ -59,8 +61,7 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
         var approvedKeys = plan.RuntimeWrites.Where(r => ShouldProcess(SysctlKey.ProcPath(r.Key), r.Describe())).Select(r => r.Key).ToHashSet();
         if (approvedFiles.Count == 0 && approvedKeys.Count == 0)
         {
-            // -WhatIf: the state as it would be, flagged, with nothing changed.
-            Emit(plan.After.Select(s => s with { Changed = false, WhatIf = true }).ToList());
+            Emit(planner.Preview(plan, whatIf: true));
             return;
         }
 
@@ -68,33 +69,16 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
         {
             // Planned again under the lock: another run may have changed the files since the prompt.
             plan = planner.Plan(request);
-            var approvedPlanFiles = plan.Files.Where(f => approvedFiles.Contains(f.Path)).ToList();
-            var approvedPlanWrites = plan.RuntimeWrites.Where(r => approvedKeys.Contains(r.Key)).ToList();
-            var changes = planner.Apply(plan, Writer, approvedPlanFiles.Contains, approvedPlanWrites.Contains);
-            foreach (var change in changes) WriteVerbose($"Wrote {change}");
-
-            var touched = approvedPlanFiles.SelectMany(f => f.Edits.Select(e => e.Key)).Concat(approvedPlanWrites.Select(r => r.Key)).ToHashSet();
-            bool bridgeTouched = ForwardingPlanner.BridgeNetfilterKeys.Any(touched.Contains);
-            var truth = planner.Inspect(request.Families, Path);
-            Emit(truth.Select(now =>
-            {
-                var planned = plan.After.First(a => a.AddressFamily == now.AddressFamily);
-                return now with
-                {
-                    Changed = touched.Contains(ForwardingPlanner.KeyOf(now.AddressFamily)) || bridgeTouched,
-                    PlannedChanges = ForwardingPlanner.ChangesFor(now.AddressFamily, approvedPlanFiles, approvedPlanWrites),
-                    FileChanges = changes.Where(c => c.Changed).Select(c => c.ToString()).ToArray(),
-                    Warnings = planned.Warnings,
-                    Notes = planned.Notes,
-                };
-            }).ToList());
+            var results = planner.Run(plan, Writer, f => approvedFiles.Contains(f.Path), r => approvedKeys.Contains(r.Key));
+            foreach (string change in results.SelectMany(r => r.FileChanges).Distinct()) WriteVerbose($"Wrote {change}");
+            Emit(results);
         }
     }
 
-    private void Emit(IReadOnlyList<IpForwardingState> states)
+    private void Emit(IReadOnlyList<IpForwardingResult> results)
     {
-        foreach (string warning in states.SelectMany(s => s.Warnings).Distinct()) WriteWarning(warning);
-        foreach (string note in states.SelectMany(s => s.Notes).Distinct()) WriteVerbose(note);
-        foreach (var state in states) WriteObject(state);
+        foreach (string warning in results.SelectMany(s => s.Warnings).Distinct()) WriteWarning(warning);
+        foreach (string note in results.SelectMany(s => s.Notes).Distinct()) WriteVerbose(note);
+        foreach (var result in results) WriteObject(result);
     }
 }

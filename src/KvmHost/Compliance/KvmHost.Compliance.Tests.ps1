@@ -15,7 +15,10 @@
 
     Parameters (all optional): BridgeName (default br0; '' for hosts without a bridge), BridgeAddress
     (a CIDR the bridge must carry), RequireForwarding (default $true), Root (default '/': an offline
-    root skips the runtime requirements and says so).
+    root, a mounted image, skips what only a running system has (the CPU and devices, the daemon
+    answering, forwarding now, the bridge up) and says so in each skipped requirement).
+    A skipped requirement says why in Pester's output ("is skipped, because ...").
+
 #>
 param(
     [string] $BridgeName = 'br0',
@@ -34,17 +37,20 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module KvmHost -ErrorAction Stop
     $live = $Root -eq '/'
+    $offline = "-Root $Root is not the running system"
 }
 
 Describe "KVM host compliance (root $Root)" {
     Context 'CPU and devices' {
         It 'the CPU can run hardware-accelerated guests (vmx/svm/sie, KVM module, /dev/kvm)' {
-            $cpu = Test-KvmCpuSupport -Root $Root
+            if (-not $live) { Set-ItResult -Skipped -Because "$offline`: the CPU is the one of the machine that boots it"; return }
+            $cpu = Test-KvmCpuSupport
             $cpu.Supported | Should -BeTrue -Because "$($cpu.Status): $($cpu.Reason) $($cpu.Hint)"
         }
 
         It 'no host device, cgroup or IOMMU check fails' {
-            $failed = (Test-KvmHost -Root $Root -BridgeName '').Checks |
+            if (-not $live) { Set-ItResult -Skipped -Because "$offline`: devices, cgroups and the IOMMU exist only there"; return }
+            $failed = (Test-KvmHost -BridgeName '').Checks |
                 Where-Object { $_.Area -in 'Devices', 'Cgroups', 'Iommu', 'SecureGuest' -and $_.Result -eq 'Fail' }
             $failed | Should -BeNullOrEmpty -Because (($failed | ForEach-Object { "$($_.Name): $($_.Detail)" }) -join '; ')
         }
@@ -63,13 +69,14 @@ Describe "KVM host compliance (root $Root)" {
             $state.Enabled | Should -BeTrue -Because (($state.Units | ForEach-Object { "$($_.Name)=$($_.UnitFileState)" }) -join ', ')
         }
 
-        It 'libvirt answers on qemu:///system' -Skip:(-not $live) {
+        It 'libvirt answers on qemu:///system' {
+            if (-not $live) { Set-ItResult -Skipped -Because "$offline`: a daemon answers only on a running system"; return }
             $state = Get-Libvirtd
             $state.Reachable | Should -BeTrue -Because "$($state.Endpoint): $($state.ProbeDetail)"
         }
     }
 
-    Context 'Bridge' -Skip:(-not $BridgeName) {
+    Context "Bridge$(if (-not $BridgeName) { ' (skipped: -BridgeName is empty, a host without a bridge)' })" -Skip:(-not $BridgeName) {
         # Names are interpolated at discovery: Pester leaves <templates> unexpanded in skipped tests.
         It "bridge $BridgeName is configured to come up at boot" {
             $bridge = Get-HostBridge -Root $Root -Name $BridgeName -ErrorAction SilentlyContinue
@@ -77,25 +84,28 @@ Describe "KVM host compliance (root $Root)" {
             $bridge.ConfigurationFiles | Should -Not -BeNullOrEmpty
         }
 
-        It "bridge $BridgeName is up with at least one port" -Skip:(-not $live) {
+        It "bridge $BridgeName is up with at least one port" {
+            if (-not $live) { Set-ItResult -Skipped -Because "$offline`: links are up only on a running system"; return }
             $bridge = Get-HostBridge -Name $BridgeName -ErrorAction SilentlyContinue
             $bridge.Active | Should -BeTrue
             $bridge.Ports | Should -Not -BeNullOrEmpty
         }
 
-        It "bridge $BridgeName carries the host address $BridgeAddress" -Skip:(-not $BridgeAddress) {
+        It "bridge $BridgeName carries the host address $BridgeAddress" {
+            if (-not $BridgeAddress) { Set-ItResult -Skipped -Because 'no -BridgeAddress was given'; return }
             (Get-HostBridge -Root $Root -Name $BridgeName -ErrorAction SilentlyContinue).Addresses | Should -Contain $BridgeAddress
         }
     }
 
-    Context 'Forwarding' -Skip:(-not $RequireForwarding) {
+    Context "Forwarding$(if (-not $RequireForwarding) { ' (skipped: -RequireForwarding is $false)' })" -Skip:(-not $RequireForwarding) {
         It 'IPv4 forwarding wins at boot (no later sysctl file overrides it)' {
             $state = Get-IpForwarding -AddressFamily IPv4 -Root $Root
             $state.PersistentValue | Should -Be 1 -Because "boot applies the value from $($state.EffectiveFile)"
             $state.Overridden | Should -BeFalse
         }
 
-        It 'IPv4 forwarding is on in the running kernel' -Skip:(-not $live) {
+        It 'IPv4 forwarding is on in the running kernel' {
+            if (-not $live) { Set-ItResult -Skipped -Because "$offline`: only a running kernel forwards"; return }
             (Get-IpForwarding -AddressFamily IPv4).RuntimeValue | Should -Be 1
         }
     }

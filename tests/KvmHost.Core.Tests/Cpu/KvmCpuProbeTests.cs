@@ -6,13 +6,80 @@ namespace KvmHost.Core.Tests.Cpu;
 
 public class KvmCpuProbeTests
 {
-    private static ScratchRoot Host(string cpuinfo, bool dev = false, string? module = null, string? nested = null)
+    private static ScratchRoot Host(string cpuinfo, bool dev = false, string? module = null, string? nested = null, string[]? alsoLoaded = null)
     {
         var scratch = new ScratchRoot().PutFixture("/proc/cpuinfo", "cpuinfo/" + cpuinfo);
         if (dev) scratch.Put("/dev/kvm", "");
         if (module is not null) scratch.Dir($"/sys/module/{module}");
         if (nested is not null) scratch.Put($"/sys/module/{module}/parameters/nested", nested + "\n");
+        foreach (string other in alsoLoaded ?? []) scratch.Dir($"/sys/module/{other}");
         return scratch;
+    }
+
+    // A PVM host as some build machines are: a KVM guest without vmx/svm, kvm and kvm_pvm loaded, /dev/kvm there.
+    [Fact]
+    public void A_pvm_host_names_its_modules_and_says_only_pvm_guests_get_kvm()
+    {
+        using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt", dev: true, alsoLoaded: ["kvm", "kvm_pvm"]);
+        var result = KvmCpuProbe.Probe(scratch.Root);
+        Assert.False(result.Supported);
+        Assert.Equal(CpuSupportStatus.PvmGuestsOnly, result.Status);
+        Assert.Equal(KvmAcceleration.PvmGuestsOnly, result.Acceleration);
+        Assert.Equal(["kvm", "kvm_pvm"], result.KvmModules);
+        Assert.Equal("kvm_pvm", result.KvmModule);
+        Assert.Contains("PVM", result.Reason);
+        Assert.Contains("TCG", result.Hint);
+        var module = Assert.Single(result.Checks, c => c.Name == "KVM kernel module");
+        Assert.Equal(CheckResult.Warn, module.Result);
+        Assert.Contains("kvm_pvm", module.Detail);
+        Assert.DoesNotContain(result.Checks, c => c.Detail.Contains("no KVM module", StringComparison.Ordinal));
+        Assert.DoesNotContain(result.Checks, c => c.Hint?.Contains("modprobe", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public void Kvm_without_a_vendor_module_is_named_and_the_missing_flag_is_the_hint_not_modprobe()
+    {
+        using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt", alsoLoaded: ["kvm"]);
+        var result = KvmCpuProbe.Probe(scratch.Root);
+        Assert.Equal(CpuSupportStatus.NestedVirtualizationUnavailable, result.Status);
+        Assert.Equal(KvmAcceleration.Tcg, result.Acceleration);
+        Assert.Equal(["kvm"], result.KvmModules);
+        var module = Assert.Single(result.Checks, c => c.Name == "KVM kernel module");
+        Assert.Equal("kvm loaded, but not kvm_intel or kvm_amd", module.Detail);
+        Assert.Contains("cannot load without the CPU's vmx flag", module.Hint);
+    }
+
+    [Fact]
+    public void A_guest_without_vmx_gives_one_nested_virtualization_hint_everywhere()
+    {
+        using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt");
+        var result = KvmCpuProbe.Probe(scratch.Root);
+        Assert.Equal(KvmCpuProbe.NestedVirtualizationHint, result.Hint);
+        Assert.Equal(KvmCpuProbe.NestedVirtualizationHint, Assert.Single(result.Checks, c => c.Name == "Hardware virtualization").Hint);
+        Assert.All(result.Checks.Where(c => c.Hint is not null && c.Hint.Contains("nested", StringComparison.OrdinalIgnoreCase)),
+            c => Assert.Equal(KvmCpuProbe.NestedVirtualizationHint, c.Hint));
+    }
+
+    [Fact]
+    public void A_pvm_module_next_to_kvm_intel_does_not_hide_hardware_kvm()
+    {
+        using var scratch = Host("intel-xeon-e5-2650v3-2s-vmx.txt", dev: true, module: "kvm_intel", alsoLoaded: ["kvm", "kvm_pvm"]);
+        var result = KvmCpuProbe.Probe(scratch.Root);
+        Assert.True(result.Supported);
+        Assert.Equal(KvmAcceleration.Kvm, result.Acceleration);
+        Assert.Equal("kvm_intel", result.KvmModule);
+        Assert.Equal(["kvm", "kvm_intel", "kvm_pvm"], result.KvmModules);
+    }
+
+    [Fact]
+    public void Without_any_kvm_module_or_device_guests_get_tcg()
+    {
+        using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt");
+        var result = KvmCpuProbe.Probe(scratch.Root);
+        Assert.Empty(result.KvmModules);
+        Assert.Null(result.KvmModule);
+        Assert.Equal(KvmAcceleration.Tcg, result.Acceleration);
+        Assert.Equal("no KVM module is loaded", Assert.Single(result.Checks, c => c.Name == "KVM kernel module").Detail);
     }
 
     [Fact]
@@ -28,6 +95,7 @@ public class KvmCpuProbeTests
         Assert.Equal(40, result.LogicalProcessorCount);
         Assert.False(result.HypervisorPresent);
         Assert.Equal("kvm_intel", result.KvmModule);
+        Assert.Equal(KvmAcceleration.Kvm, result.Acceleration);
         Assert.False(result.NestedVirtualization);
         Assert.DoesNotContain(result.Checks, c => c.Result == CheckResult.Fail);
     }

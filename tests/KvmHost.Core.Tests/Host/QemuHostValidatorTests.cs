@@ -71,6 +71,19 @@ public class QemuHostValidatorTests
         Assert.Equal(CheckResult.Pass, Find(QemuHostValidator.IommuChecks(scratch.Root), "IOMMU enabled by kernel").Result);
     }
 
+    [Theory]
+    [InlineData(DistroFamily.Debian, "GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub", "grubby")]
+    [InlineData(DistroFamily.RedHat, "grubby --update-kernel=ALL --args='intel_iommu=on iommu=pt'", "update-grub")]
+    [InlineData(DistroFamily.Fedora, "grubby --update-kernel=ALL", "update-grub")]
+    public void The_iommu_hint_names_the_release_s_own_boot_loader_tool(DistroFamily family, string expected, string foreign)
+    {
+        using var scratch = new ScratchRoot().Put("/sys/firmware/acpi/tables/DMAR", "x");
+        string hint = Find(QemuHostValidator.IommuChecks(scratch.Root, family), "IOMMU enabled by kernel").Hint!;
+        Assert.Contains(expected, hint);
+        Assert.DoesNotContain(foreign, hint);
+        Assert.Contains("intel_iommu=on iommu=pt", Find(QemuHostValidator.Validate(scratch.Root, family), "IOMMU enabled by kernel").Hint);
+    }
+
     [Fact]
     public void Without_any_acpi_table_device_assignment_warns()
     {

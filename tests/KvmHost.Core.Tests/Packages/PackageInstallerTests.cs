@@ -101,6 +101,26 @@ public sealed class PackageInstallerTests : IDisposable
 
         Assert.Null(plan.Install);
         Assert.All(outcome.Packages, p => Assert.Equal((PackageStatus.AlreadyInstalled, false), (p.Status, p.Changed)));
+        Assert.All(outcome.Packages, p => Assert.Empty(p.PlannedChanges));
+        Assert.Empty(runner.Started("dnf"));
+    }
+
+    [Fact]
+    public void A_preview_keeps_each_status_as_it_is_and_lists_the_commands_only_for_what_is_missing()
+    {
+        var runner = new ScriptedRunner().WithRpmDatabase(new Dictionary<string, string> { ["qemu-img"] = "6.2.0-52.module+el8.10.0" });
+        var (installer, _, release) = Image("rhel-8.10.os-release", runner);
+        var plan = installer.Plan(PackageSet.Resolve(release, null, false), Defaults, CancellationToken.None);
+        var preview = PackageInstaller.Preview(plan, whatIf: true);
+
+        Assert.All(preview, p => Assert.True(p.WhatIf));
+        Assert.All(preview, p => Assert.False(p.Changed));
+        var img = Assert.Single(preview, p => p.Name == "qemu-img");
+        Assert.Equal((PackageStatus.AlreadyInstalled, "6.2.0-52.module+el8.10.0"), (img.Status, img.Version));
+        Assert.Empty(img.PlannedChanges);
+        var kvm = Assert.Single(preview, p => p.Name == "qemu-kvm");
+        Assert.Equal(PackageStatus.Missing, kvm.Status);
+        Assert.Equal([plan.EnableModule!.CommandLine, plan.Install!.CommandLine], kvm.PlannedChanges);
         Assert.Empty(runner.Started("dnf"));
     }
 

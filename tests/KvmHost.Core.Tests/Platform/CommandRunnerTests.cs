@@ -96,9 +96,44 @@ public class CommandRunnerTests
     }
 
     [Fact]
+    public void Programs_start_with_every_signal_at_its_default_and_none_blocked()
+    {
+        // .NET ignores SIGPIPE itself and keeps an inherited SIG_IGN (a background job's SIGINT) for its
+        // children; the kernel shows what the child really got.
+        var status = new CommandRunner().Run(new CommandRequest("cat", "/proc/self/status"), CancellationToken.None).StandardOutput;
+        Assert.Contains("SigIgn:\t0000000000000000", status);
+        Assert.Contains("SigBlk:\t0000000000000000", status);
+    }
+
+    [Fact]
+    public void A_program_with_a_large_output_and_arguments_is_read_to_the_end()
+    {
+        var result = new CommandRunner().Run(new CommandRequest("seq", "1", "200000"), CancellationToken.None);
+        Assert.Equal(200000, result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.EndsWith("200000\n", result.StandardOutput);
+    }
+
+    [Fact]
+    public void A_program_killed_by_a_signal_exits_with_128_plus_the_signal()
+    {
+        var result = new CommandRunner().Run(new CommandRequest("sh", "-c", "kill -TERM $$"), CancellationToken.None);
+        Assert.Equal(128 + 15, result.ExitCode);
+    }
+
+    [Fact]
     public void The_locale_is_pinned_so_output_can_be_parsed()
     {
         var result = new CommandRunner().Run(new CommandRequest("sh", "-c", "echo $LC_ALL"), CancellationToken.None);
         Assert.Equal("C", result.StandardOutput.Trim());
+    }
+
+    [Fact]
+    public void The_environment_is_passed_with_additions_and_removals()
+    {
+        var result = new CommandRunner().Run(new CommandRequest("sh", "-c", "echo \"${KVMHOST_TEST_ADDED}|${HOME-unset}|$PATH\"")
+        {
+            Environment = new Dictionary<string, string?> { ["KVMHOST_TEST_ADDED"] = "a b", ["HOME"] = null },
+        }, CancellationToken.None);
+        Assert.Equal($"a b|unset|{Environment.GetEnvironmentVariable("PATH")}", result.StandardOutput.Trim());
     }
 }
