@@ -39,7 +39,10 @@ internal static partial class IfcfgBridgeFiles
         {
             bridge.Set("BOOTPROTO", s.Ip.Dhcp ? "dhcp" : "none");
             NetworkScriptsConfig.WriteIp(bridge, s.Ip);
-            string origin = s.Context.Addressing is not null ? "from the parameters" : "as the NIC runs now";
+            string origin = s.Context.Addressing is not null ? "from the parameters"
+                : s.KeepBridgeFile is not null ? "as the bridge has it"
+                : s.Source is { } other ? $"from {other.Path}: its addresses, gateway, DNS and routes (KvmHost carries a profile whole only into its own format)"
+                : "as the NIC runs now";
             carried.AddRange(bridge.Keys.Where(k => k is not ("DEVICE" or "NAME" or "UUID" or "TYPE"))
                 .Select(k => new CarriedSetting(k, bridge.Get(k)!, SettingPlace.Bridge, origin)));
         }

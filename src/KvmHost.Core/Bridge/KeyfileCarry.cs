@@ -79,7 +79,7 @@ internal sealed partial record KeyfileCarry
             }
             if (place is SettingPlace.Bridge or SettingPlace.Both) bridgeConnection.Add((key, value));
             if (place is SettingPlace.Port or SettingPlace.Both) portConnection.Add((key, value));
-            report.Add(new CarriedSetting($"connection.{key}", value, place));
+            if (value.Length > 0) report.Add(new CarriedSetting($"connection.{key}", value, place));
         }
 
         string? stableId = nic.Get("connection", "stable-id");

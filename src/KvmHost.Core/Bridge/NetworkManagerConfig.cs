@@ -74,7 +74,10 @@ internal sealed class NetworkManagerConfig(HostRoot root, bool newNames) : IBrid
         {
             WriteIp(bridge, s.Ip);
             carried.AddRange(WriteEffectiveMetrics(bridge, s.Context));
-            string origin = s.Context.Addressing is not null ? "from the parameters" : s.KeepBridgeFile is not null ? "as the bridge has it" : "as the NIC runs now";
+            string origin = s.Context.Addressing is not null ? "from the parameters"
+                : s.KeepBridgeFile is not null ? "as the bridge has it"
+                : s.Source is { } other ? $"from {other.Path}: its addresses, gateway, DNS and routes (KvmHost carries a profile whole only into its own format)"
+                : "as the NIC runs now";
             carried.InsertRange(0, new[] { "ipv4", "ipv6" }.SelectMany(g => bridge.Entries(g).Select(e => new CarriedSetting($"{g}.{e.Key}", e.Value, SettingPlace.Bridge, origin))));
         }
 
