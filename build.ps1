@@ -2,7 +2,8 @@
 .SYNOPSIS
     Builds the KvmHost module into ./out/KvmHost and runs its tests.
 .DESCRIPTION
-    Build (default): compiles the assemblies, copies the manifest, merges the per-area format files,
+    Build (default): compiles the assemblies (and precompiles them ReadyToRun for the runtime of the pwsh running
+    the build, unless -NoReadyToRun), copies the manifest, merges the per-area format files,
     generates MAML help from en-US/<Verb-Noun>.md and copies the about_ topics, so that
     Import-Module ./out/KvmHost/KvmHost.psd1 works.
     Demo: Build, then the README's first command: the setup as pipelines against a throw-away RHEL 9
@@ -29,7 +30,10 @@ param(
     [string[]] $ExcludeTag,
 
     # Pester files or folders to run instead of the whole tests/ folder.
-    [string[]] $TestPath
+    [string[]] $TestPath,
+
+    # Leave the module's assemblies as IL only (by default they also carry ReadyToRun code for this pwsh's runtime).
+    [switch] $NoReadyToRun
 )
 
 $ErrorActionPreference = 'Stop'
@@ -55,6 +59,7 @@ function Invoke-Build {
     foreach ($file in 'KvmHost.dll', 'KvmHost.pdb', 'KvmHost.Core.dll', 'KvmHost.Core.pdb') {
         Copy-Item (Join-Path $bin $file) $moduleOut
     }
+    if (-not $NoReadyToRun) { Invoke-ReadyToRun -Bin $bin -Destination $moduleOut }
     Copy-Item (Join-Path $repo 'KvmHost.psd1') $moduleOut
     # A published module carries its license and its history (the manifest's ReleaseNotes point at it).
     Copy-Item (Join-Path $repo 'LICENSE') $moduleOut
@@ -70,6 +75,27 @@ function Invoke-Build {
         '-Source', (Join-Path $repo 'en-US'), '-Destination', (Join-Path $moduleOut 'en-US/KvmHost.dll-Help.xml'))
     $version = (Import-PowerShellDataFile (Join-Path $repo 'KvmHost.psd1')).ModuleVersion
     Write-Host "Built KvmHost $version -> $moduleOut"
+}
+
+function Invoke-ReadyToRun {
+    # Precompiles the module's two assemblies for the runtime of the pwsh running this build (pwsh 7.6: .NET 10),
+    # so that their first calls there skip the JIT. The IL stays in the files: a runtime uses only ReadyToRun code
+    # of its own format version, so pwsh 7.4 and 7.5 (.NET 8 and 9) JIT-compile the IL exactly as before. The cmdlet
+    # assembly needs pwsh's own System.Management.Automation as a reference, or crossgen2 skips every method that
+    # touches it (PowerShellStandard, which it compiles against, is a reference assembly only).
+    param([string] $Bin, [string] $Destination)
+    try { $crossgen = & (Join-Path $repo 'src/ReadyToRun/Get-Crossgen2.ps1') }
+    catch { Write-Warning "Module left as IL (no ReadyToRun code): $_"; return }
+    $framework = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
+    $response = Join-Path $out 'crossgen2.rsp'
+    foreach ($assembly in 'KvmHost.Core', 'KvmHost') {
+        # A response file: pwsh on Unix would expand the framework glob itself.
+        Set-Content -LiteralPath $response -Value @((Join-Path $Bin "$assembly.dll"), '-o', (Join-Path $Destination "$assembly.dll"),
+            '-O', '--targetos', 'linux', '--targetarch', $crossgen.TargetArchitecture, '-r', "$framework*.dll",
+            '-r', (Join-Path $PSHOME 'System.Management.Automation.dll'), '-r', (Join-Path $Bin 'KvmHost.Core.dll'))
+        Invoke-Native $crossgen.Path @("@$response")
+    }
+    Remove-Item -LiteralPath $response
 }
 
 function Merge-FormatFiles {

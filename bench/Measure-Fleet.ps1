@@ -28,7 +28,7 @@ Import-Module (Join-Path $repo 'tests/harness/Fleet.psm1') -Force
 . (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
 $reason = Test-TestFleetSupported
-if ($reason) { Write-Warning "Fleet suite skipped: $reason"; return }
+if ($reason) { return [pscustomobject]@{ Skipped = "Fleet suite skipped: $reason" } }
 
 $packages = @(& dpkg-query -W -f '${Package} ${db:Status-Abbrev}\n' qemu-system-x86 libvirt-daemon-system libvirt-clients 2>$null |
     Where-Object { $_ -match ' ii\s*$' } | ForEach-Object { ($_ -split ' ')[0] })

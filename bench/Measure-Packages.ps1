@@ -19,7 +19,7 @@ Import-Module (Join-Path $repo 'tests/harness/StubRepo.psm1') -Force
 Import-Module $Module -Force
 
 $reason = Test-StubRepoSupported
-if ($reason) { Write-Warning "Packages suite skipped: $reason"; return }
+if ($reason) { return [pscustomobject]@{ Skipped = "Packages suite skipped: $reason" } }
 
 # The RHEL 9 default set, in the order Install-KvmPackages reports it.
 $set = 'qemu-kvm', 'qemu-img', 'libvirt', 'python3-libvirt', 'guestfs-tools', 'virt-install'

@@ -24,6 +24,29 @@ Describe 'bench inputs and outputs' {
         } finally { Remove-ScratchRoot $root }
     }
 
+    It 'New-LargeCpuInfo scales to 4096 CPUs, and Test-KvmCpuSupport counts every one of them' {
+        $root = New-ScratchRoot
+        try {
+            $file = & (Join-Path $bench 'New-LargeCpuInfo.ps1') -Root $root -Count 4096
+            $file.Length | Should -BeGreaterThan 5MB
+            @(Select-String -Path $file.FullName -Pattern '^processor\t: ').Count | Should -Be 4096
+            (Test-KvmCpuSupport -Root $root).LogicalProcessorCount | Should -Be 4096
+        } finally { Remove-ScratchRoot $root }
+    }
+
+    It 'Invoke-Benchmark finds every Measure-*.ps1 suite and can give each the values it requires' {
+        # The runner hands a suite only these values; a suite that requires anything else would never run.
+        $supplied = 'Module', 'Pwsh', 'WorkDirectory', 'StubRepo', 'ReadyToRunPwsh'
+        $suites = @(Get-ChildItem (Join-Path $bench 'Measure-*.ps1'))
+        $suites.BaseName | Should -Contain 'Measure-ColdStart'
+        $suites.BaseName | Should -Contain 'Measure-Scale'
+        foreach ($suite in $suites) {
+            $required = @((Get-Command $suite.FullName).Parameters.Values | Where-Object {
+                    $_.Attributes | Where-Object { $_ -is [System.Management.Automation.ParameterAttribute] -and $_.Mandatory } } | ForEach-Object Name)
+            @($required | Where-Object { $_ -notin $supplied }) | Should -BeNullOrEmpty -Because "$($suite.Name) must run from Invoke-Benchmark"
+        }
+    }
+
     It 'New-RatioChart draws one bar per row, red for a missed target, as well-formed SVG' {
         $rows = @(
             [pscustomobject]@{ Benchmark = 'met'; Label = 'met'; Ratio = '0.500'; TargetRatio = 1.08; Met = $true }

@@ -55,12 +55,14 @@ BeforeAll {
 
 Describe 'Test-GuestLabSupported' -Tag 'Harness', 'GuestLab' {
     # Runs everywhere: these are the reasons the other tests print when they skip.
-    It 'says why when not root' -Skip:(-not $IsLinux) {
+    It 'says why when not root' {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'guest labs need Linux' }
         Mock -ModuleName GuestLab Test-HarnessRoot { $false }
         Test-GuestLabSupported | Should -BeLike 'guest labs need root*'
     }
 
-    It 'names a missing program and its Debian package' -Skip:(-not $IsLinux) {
+    It 'names a missing program and its Debian package' {
+        if (-not $IsLinux) { Set-ItResult -Skipped -Because 'guest labs need Linux' }
         Mock -ModuleName GuestLab Test-HarnessRoot { $true }
         Mock -ModuleName GuestLab Get-HarnessMissingCommand { 'qemu-img' } -ParameterFilter { $Name -contains 'qemu-img' }
         Mock -ModuleName GuestLab Get-HarnessMissingCommand { $null } -ParameterFilter { $Name -notcontains 'qemu-img' }

@@ -3,8 +3,9 @@ using System.Text;
 namespace KvmHost.Core.Cpu;
 
 /// <summary>
-/// What KvmHost needs from /proc/cpuinfo. Parsed from bytes in one pass: a 384-CPU file is about
-/// 0.8 MB, and only the first processor's block carries information we use; the rest is counted.
+/// What KvmHost needs from /proc/cpuinfo. Only the first processor's block carries information we use; the rest
+/// (a 4096-CPU file is about 8 MB) is only counted. The text can arrive in chunks (<see cref="Reader"/>), so the
+/// file is parsed as it is read, in one pass, without ever being held whole.
 /// </summary>
 internal sealed class CpuInfo
 {
@@ -32,57 +33,138 @@ internal sealed class CpuInfo
 
     public static CpuInfo Parse(ReadOnlySpan<byte> text)
     {
-        var info = new CpuInfo();
-        int processorLines = 0;
-        int? s390Count = null;
-        bool firstBlockDone = false;
+        var reader = new Reader();
+        reader.Append(text);
+        return reader.Complete();
+    }
 
-        while (!text.IsEmpty)
+    /// <summary>
+    /// Parses cpuinfo text handed over in chunks of any size. Lines of the first block are parsed one by one (a line
+    /// cut by a chunk boundary is carried over); after it, lines starting with "processor" are counted with a
+    /// vectorized search, so the cost grows with the bytes, never with the product of CPUs and bytes.
+    /// </summary>
+    public sealed class Reader
+    {
+        private static ReadOnlySpan<byte> NextProcessor => "\nprocessor"u8;
+
+        private readonly CpuInfo _info = new();
+        private byte[] _partialLine = new byte[256];
+        private int _partialLength;
+        private int _processorLines;
+        private int? _s390Count;
+        private bool _firstBlockDone;
+        // Counting mode: the last bytes of the previous chunk, for a "\nprocessor" cut by the chunk boundary.
+        private readonly byte[] _tail = new byte[16];
+        private int _tailLength;
+
+        /// <summary>True once any chunk held a NUL byte: then this is not cpuinfo text.</summary>
+        public bool ContainsNul { get; private set; }
+
+        public void Append(ReadOnlySpan<byte> chunk)
         {
-            int newline = text.IndexOf((byte)'\n');
-            ReadOnlySpan<byte> line = newline < 0 ? text : text[..newline];
-            text = newline < 0 ? ReadOnlySpan<byte>.Empty : text[(newline + 1)..];
-
-            if (firstBlockDone)
+            if (!ContainsNul && chunk.IndexOf((byte)0) >= 0) ContainsNul = true;
+            while (!chunk.IsEmpty)
             {
-                // Past the first CPU only the count matters; skip straight to the next "processor" line.
-                if (line.StartsWith("processor"u8)) processorLines++;
-                int next = text.IndexOf("\nprocessor"u8);
-                if (next < 0) break;
-                text = text[(next + 1)..];
-                continue;
+                if (_firstBlockDone)
+                {
+                    CountProcessorLines(chunk);
+                    return;
+                }
+                int newline = chunk.IndexOf((byte)'\n');
+                if (newline < 0)
+                {
+                    Carry(chunk);
+                    return;
+                }
+                if (_partialLength > 0)
+                {
+                    Carry(chunk[..newline]);
+                    ParseLine(_partialLine.AsSpan(0, _partialLength));
+                    _partialLength = 0;
+                }
+                else
+                {
+                    ParseLine(chunk[..newline]);
+                }
+                // Counting starts at this line's newline, so that a "processor" line right after it is seen.
+                chunk = _firstBlockDone ? chunk[newline..] : chunk[(newline + 1)..];
             }
+        }
 
+        public CpuInfo Complete()
+        {
+            if (!_firstBlockDone && _partialLength > 0) ParseLine(_partialLine.AsSpan(0, _partialLength));
+            _partialLength = 0;
+            _info.ProcessorCount = _s390Count ?? _processorLines;
+            return _info;
+        }
+
+        private void Carry(ReadOnlySpan<byte> bytes)
+        {
+            if (_partialLength + bytes.Length > _partialLine.Length)
+                Array.Resize(ref _partialLine, Math.Max(_partialLine.Length * 2, _partialLength + bytes.Length));
+            bytes.CopyTo(_partialLine.AsSpan(_partialLength));
+            _partialLength += bytes.Length;
+        }
+
+        private void CountProcessorLines(ReadOnlySpan<byte> chunk)
+        {
+            // A match that starts in the previous chunk's tail and ends in this one; none lies within either alone
+            // (the tail is shorter than the needle, and matches inside this chunk are counted below).
+            if (_tailLength > 0)
+            {
+                Span<byte> seam = stackalloc byte[32];
+                int head = Math.Min(chunk.Length, NextProcessor.Length - 1);
+                _tail.AsSpan(0, _tailLength).CopyTo(seam);
+                chunk[..head].CopyTo(seam[_tailLength..]);
+                if (seam[..(_tailLength + head)].IndexOf(NextProcessor) >= 0) _processorLines++;
+            }
+            for (ReadOnlySpan<byte> rest = chunk; ;)
+            {
+                int at = rest.IndexOf(NextProcessor);
+                if (at < 0) break;
+                _processorLines++;
+                rest = rest[(at + NextProcessor.Length)..];
+            }
+            // Keep what could begin a match cut by the next boundary (the tail joins a short chunk's bytes).
+            ReadOnlySpan<byte> keep = chunk.Length >= NextProcessor.Length - 1
+                ? chunk[^(NextProcessor.Length - 1)..]
+                : [.. _tail.AsSpan(0, _tailLength), .. chunk];
+            if (keep.Length > NextProcessor.Length - 1) keep = keep[^(NextProcessor.Length - 1)..];
+            keep.CopyTo(_tail);
+            _tailLength = keep.Length;
+        }
+
+        private void ParseLine(ReadOnlySpan<byte> line)
+        {
             int colon = line.IndexOf((byte)':');
             if (colon < 0)
             {
-                if (line.Trim(" \t\r"u8).IsEmpty && processorLines > 0) firstBlockDone = true;
-                continue;
+                if (line.Trim(" \t\r"u8).IsEmpty && _processorLines > 0) _firstBlockDone = true;
+                return;
             }
             ReadOnlySpan<byte> key = line[..colon].TrimEnd(" \t"u8);
             ReadOnlySpan<byte> value = line[(colon + 1)..].Trim(" \t\r"u8);
 
             if (key.SequenceEqual("processor"u8))
             {
-                processorLines++;
-                if (processorLines > 1) firstBlockDone = true;
+                _processorLines++;
+                if (_processorLines > 1) _firstBlockDone = true;
             }
             else if (key.StartsWith("processor "u8))
             {
                 // s390x lists each CPU as "processor N: version = ..."; the count comes from "# processors".
-                info.S390Machine ??= ValueAfter(value, "machine = "u8);
+                _info.S390Machine ??= ValueAfter(value, "machine = "u8);
             }
-            else if (key.SequenceEqual("flags"u8)) info.Flags ??= Encoding.ASCII.GetString(value);
-            else if (key.SequenceEqual("features"u8) || key.SequenceEqual("Features"u8)) info.Features ??= Encoding.ASCII.GetString(value);
-            else if (key.SequenceEqual("vendor_id"u8)) info.VendorId ??= Encoding.ASCII.GetString(value);
-            else if (key.SequenceEqual("model name"u8)) info.ModelName ??= Encoding.UTF8.GetString(value);
-            else if (key.SequenceEqual("cpu"u8)) info.PowerCpu ??= Encoding.UTF8.GetString(value);
-            else if (key.SequenceEqual("CPU implementer"u8)) info.CpuImplementer ??= Encoding.ASCII.GetString(value);
-            else if (key.SequenceEqual("CPU part"u8)) info.CpuPart ??= Encoding.ASCII.GetString(value);
-            else if (key.SequenceEqual("# processors"u8) && int.TryParse(value, out int count)) s390Count = count;
+            else if (key.SequenceEqual("flags"u8)) _info.Flags ??= Encoding.ASCII.GetString(value);
+            else if (key.SequenceEqual("features"u8) || key.SequenceEqual("Features"u8)) _info.Features ??= Encoding.ASCII.GetString(value);
+            else if (key.SequenceEqual("vendor_id"u8)) _info.VendorId ??= Encoding.ASCII.GetString(value);
+            else if (key.SequenceEqual("model name"u8)) _info.ModelName ??= Encoding.UTF8.GetString(value);
+            else if (key.SequenceEqual("cpu"u8)) _info.PowerCpu ??= Encoding.UTF8.GetString(value);
+            else if (key.SequenceEqual("CPU implementer"u8)) _info.CpuImplementer ??= Encoding.ASCII.GetString(value);
+            else if (key.SequenceEqual("CPU part"u8)) _info.CpuPart ??= Encoding.ASCII.GetString(value);
+            else if (key.SequenceEqual("# processors"u8) && int.TryParse(value, out int count)) _s390Count = count;
         }
-        info.ProcessorCount = s390Count ?? processorLines;
-        return info;
     }
 
     /// <summary>True when <paramref name="flag"/> is a whole word of the flags or features line.</summary>

@@ -164,10 +164,8 @@ public sealed class HostRoot
     public bool DirectoryExists(string pathInRoot) => Directory.Exists(Resolve(pathInRoot));
 
     /// <summary>Reads a whole file as bytes; null when it does not exist. /proc files report size 0, so read to EOF.</summary>
-    public byte[]? TryReadBytes(string pathInRoot, int maxBytes = 16 * 1024 * 1024)
-    {
-        string hostPath = Resolve(pathInRoot);
-        try
+    public byte[]? TryReadBytes(string pathInRoot, int maxBytes = 16 * 1024 * 1024) =>
+        WithReadErrorsMapped(pathInRoot, hostPath =>
         {
             using var handle = File.OpenHandle(hostPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             long reported = RandomAccess.GetLength(handle);
@@ -187,6 +185,47 @@ public sealed class HostRoot
             }
             if (total > maxBytes) throw TooLarge(pathInRoot, maxBytes);
             return total == buffer.Length ? buffer : buffer.AsSpan(0, total).ToArray();
+        });
+
+    /// <summary>
+    /// Hands a file to <paramref name="chunk"/> piece by piece, in order, without holding it whole (a parser that
+    /// works as the bytes arrive needs no copy of an 8 MB /proc/cpuinfo); false when it does not exist.
+    /// </summary>
+    public bool TryReadChunks(string pathInRoot, ChunkHandler chunk, int maxBytes = 16 * 1024 * 1024) =>
+        WithReadErrorsMapped<object>(pathInRoot, hostPath =>
+        {
+            using var handle = File.OpenHandle(hostPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(128 * 1024);
+            try
+            {
+                long total = 0;
+                int read;
+                while ((read = RandomAccess.Read(handle, buffer, total)) > 0)
+                {
+                    total += read;
+                    if (total > maxBytes) throw TooLarge(pathInRoot, maxBytes);
+                    chunk(buffer.AsSpan(0, read));
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+            return ReadToEnd;
+        }) is not null;
+
+    private static readonly object ReadToEnd = new();
+
+    /// <summary>Receives one piece of a file read by <see cref="TryReadChunks"/>; valid only during the call.</summary>
+    public delegate void ChunkHandler(ReadOnlySpan<byte> chunk);
+
+    /// <summary>Runs a read; a missing file gives null, every other failure a KvmHostException naming the path.</summary>
+    private T? WithReadErrorsMapped<T>(string pathInRoot, Func<string, T> read) where T : class
+    {
+        string hostPath = Resolve(pathInRoot);
+        try
+        {
+            return read(hostPath);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

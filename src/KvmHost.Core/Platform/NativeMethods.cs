@@ -102,4 +102,7 @@ internal static partial class NativeMethods
 
     /// <summary>access(2) with R_OK|W_OK: what the kernel would allow this process, groups and ACLs included.</summary>
     internal static bool CanReadWrite(string path) => Access(path, 4 | 2) == 0;
+
+    /// <summary>access(2) with R_OK.</summary>
+    internal static bool CanRead(string path) => Access(path, 4) == 0;
 }

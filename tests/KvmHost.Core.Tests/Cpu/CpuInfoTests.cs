@@ -86,3 +86,74 @@ public class CpuInfoTests
         Assert.Equal(0, CpuInfo.Parse("").ProcessorCount);
     }
 }
+
+public class CpuInfoReaderTests
+{
+    public static TheoryData<string, int> FixturesAndChunkSizes()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string path in Directory.GetFiles(ScratchRoot.Fixture("cpuinfo"), "*.txt"))
+            foreach (int size in new[] { 1, 2, 9, 10, 11, 64, 4096 })
+                data.Add(Path.GetFileName(path), size);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(FixturesAndChunkSizes))]
+    public void Chunks_of_any_size_give_what_the_whole_text_gives(string fixture, int chunkSize)
+    {
+        byte[] bytes = File.ReadAllBytes(ScratchRoot.Fixture("cpuinfo/" + fixture));
+        CpuInfo whole = CpuInfo.Parse(bytes);
+        var reader = new CpuInfo.Reader();
+        for (int at = 0; at < bytes.Length; at += chunkSize)
+            reader.Append(bytes.AsSpan(at, Math.Min(chunkSize, bytes.Length - at)));
+        CpuInfo chunked = reader.Complete();
+
+        Assert.False(reader.ContainsNul);
+        Assert.Equal(whole.ProcessorCount, chunked.ProcessorCount);
+        Assert.Equal(whole.VendorId, chunked.VendorId);
+        Assert.Equal(whole.ModelName, chunked.ModelName);
+        Assert.Equal(whole.Flags, chunked.Flags);
+        Assert.Equal(whole.Features, chunked.Features);
+        Assert.Equal(whole.PowerCpu, chunked.PowerCpu);
+        Assert.Equal(whole.CpuPart, chunked.CpuPart);
+        Assert.Equal(whole.S390Machine, chunked.S390Machine);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(10)]
+    [InlineData(131072)]
+    public void A_4096_cpu_file_is_counted_exactly_whatever_the_chunk_boundaries(int chunkSize)
+    {
+        var builder = new StringBuilder();
+        string block = File.ReadAllText(ScratchRoot.Fixture("cpuinfo/intel-xeon-e5-2650v3-2s-vmx.txt")).Split("\n\n")[0];
+        for (int i = 0; i < 4096; i++)
+            builder.Append(block.Replace("processor\t: 0", $"processor\t: {i}")).Append("\nvmx flags\t: vnmi preemption_timer\n\n");
+        byte[] bytes = Encoding.ASCII.GetBytes(builder.ToString());
+        var reader = new CpuInfo.Reader();
+        for (int at = 0; at < bytes.Length; at += chunkSize)
+            reader.Append(bytes.AsSpan(at, Math.Min(chunkSize, bytes.Length - at)));
+        CpuInfo cpu = reader.Complete();
+        Assert.Equal(4096, cpu.ProcessorCount);
+        Assert.True(cpu.HasFlag("vmx"));
+    }
+
+    [Fact]
+    public void A_last_line_without_a_newline_still_counts()
+    {
+        Assert.Equal(2, CpuInfo.Parse("processor\t: 0\nflags\t: lm vmx\n\nprocessor\t: 1").ProcessorCount);
+        Assert.Equal("lm vmx", CpuInfo.Parse("processor\t: 0\nflags\t: lm vmx").Flags);
+    }
+
+    [Fact]
+    public void A_nul_byte_in_any_chunk_is_reported()
+    {
+        var reader = new CpuInfo.Reader();
+        reader.Append("processor\t: 0\n"u8);
+        reader.Append("flags\t: \0vmx\n"u8);
+        reader.Complete();
+        Assert.True(reader.ContainsNul);
+    }
+}
