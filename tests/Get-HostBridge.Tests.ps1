@@ -28,6 +28,18 @@ Describe 'Get-HostBridge' {
         } finally { Remove-ScratchRoot $root }
     }
 
+    It 'describes state only: no Changed, RolledBack or WhatIf, in the object and in its view' {
+        $root = New-ScratchRoot -Fixtures @{ 'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0' }
+        try {
+            $bridge = Get-HostBridge -Root $root
+            $bridge.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Bridge.HostBridge'
+            foreach ($setterOnly in 'Changed', 'RolledBack', 'RollbackReason', 'WhatIf', 'RuntimeApplied', 'PlannedChanges', 'FileChanges', 'LiveChanges', 'Probes') {
+                $bridge.PSObject.Properties.Name | Should -Not -Contain $setterOnly
+            }
+            ($bridge | Out-String -Width 120) | Should -Not -Match '(?m)^(Changed|RolledBack|WhatIf)\s*:'
+        } finally { Remove-ScratchRoot $root }
+    }
+
     It 'filters by wildcard and reports a missing exact name as BridgeNotFound' {
         $root = New-ScratchRoot -Fixtures @{ 'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0' }
         try {

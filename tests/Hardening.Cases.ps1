@@ -80,7 +80,7 @@ $sysctl = 'Set-IpForwarding'
     @{ Cmdlet = 'New-HostBridge'; Case = 'DnsServer with a newline (ifcfg DNS2 injection)'; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24'; DnsServer = "1.1.1.1`nDNS2=6.6.6.6" }; ErrorId = 'InvalidIPAddress' }
     @{ Cmdlet = 'New-HostBridge'; Case = "Probe starting with '-' (ping option)"; Parameters = @{ Name = 'br0'; Interface = 'eth9'; IPAddress = '10.0.0.2/24'; Probe = '-c1' }; ErrorId = 'InvalidIPAddress' }
     @{ Cmdlet = 'New-HostBridge'; Case = 'existing ifcfg with a quoted newline'; Parameters = @{ Root = '{world}/ifcfg'; Name = 'br0'; Interface = 'eth0' }; ErrorId = 'IfcfgFileMalformed' }
-    @{ Cmdlet = 'New-HostBridge'; Case = 'existing keyfile without sections'; Parameters = @{ Name = 'br0'; Interface = 'enp7s0' }; ErrorId = 'InterfaceNotUsable' }
+    @{ Cmdlet = 'New-HostBridge'; Case = 'existing keyfile without sections'; Parameters = @{ Name = 'br0'; Interface = 'enp7s0' }; ErrorId = 'KeyfileMalformed' }
     @{ Cmdlet = 'Remove-HostBridge'; Case = "Name with '/' and '..'"; Parameters = @{ Name = '../br0'; Confirm = $false }; ErrorId = 'InvalidInterfaceName' }
     @{ Cmdlet = 'Remove-HostBridge'; Case = 'Name with $( )'; Parameters = @{ Name = '$(reboot)'; Confirm = $false }; ErrorId = 'InvalidInterfaceName' }
 )

@@ -22,9 +22,6 @@ BeforeAll {
             'root/etc/sysctl.d/85-huge.conf'  = ("# padding`n" * 160000)
             'os-huge/etc/os-release'          = ("# padding`n" * 10000) + "ID=rhel`nVERSION_ID=9.6`n"
             'os-garbage/etc/os-release'       = "this is not an os-release file`n"
-            # Bridge commands take the host lock before they validate; the lock file is there already on a real host.
-            'root/run/lock/kvmhost.lock'      = ''
-            'ifcfg/run/lock/kvmhost.lock'     = ''
             'root/etc/NetworkManager/system-connections/enp7s0.nmconnection' = "interface-name=enp7s0`naddress1=10.0.0.2/24`n"
             'ifcfg/etc/sysconfig/network-scripts/ifcfg-eth0' = "DEVICE=eth0`nIPADDR=`"10.0.0.2`nreboot`"`nPREFIX=24`nONBOOT=yes`n"
         } -Fixtures @{

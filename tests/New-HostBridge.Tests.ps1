@@ -12,41 +12,6 @@ BeforeAll {
     $script:labSkip = Test-NetLabSupported
     $script:nmSkip = Test-NetLabSupported -NetworkManager
     Import-Module (Get-KvmHostModulePath) -Force
-    $script:privateEtc = Join-Path $PSScriptRoot 'harness/private-etc.sh'
-
-    function Invoke-KvmHostInLab {
-        # Runs $Script with the built module in ONE child pwsh inside the lab (host namespace, or next
-        # to the lab's NetworkManager) and returns what it returns, through JSON. In the child, Step {}
-        # gives { Results; Errors } of a block, Links the namespace's 'ip -j' view, Answers a ping.
-        param([string] $Lab, [string] $Script, [string] $EtcOverlay, [switch] $NetworkManager)
-        $file = Join-Path ([IO.Path]::GetTempPath()) ("kvmhost-bridge-" + [guid]::NewGuid().ToString('N') + '.ps1')
-        Set-Content -LiteralPath $file -Value @"
-Import-Module '$(Get-KvmHostModulePath)'
-function Step([scriptblock] `$Block) {
-    try { `$all = @(& `$Block 2>&1) } catch { `$all = @(`$_) }
-    @{ Results = @(`$all | Where-Object { `$_ -isnot [System.Management.Automation.ErrorRecord] })
-       Errors = @(`$all | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object FullyQualifiedErrorId) }
-}
-function Links { ip -j -d address show | ConvertFrom-Json }
-function Answers([string] `$Address) {
-    `$ping = [System.Net.NetworkInformation.Ping]::new()
-    foreach (`$try in 1..5) { try { if (`$ping.Send(`$Address, 1000).Status -eq 'Success') { return `$true } } catch { }; Start-Sleep -Milliseconds 300 }
-    `$false
-}
-`$out = & { $Script }
-'@@JSON@@' + (`$out | ConvertTo-Json -Depth 8 -Compress)
-"@
-        try {
-            $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
-            if ($EtcOverlay) { $command = @('bash', $script:privateEtc, '--upper', $EtcOverlay, '--') + $command }
-            $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec 400 }
-                   else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec 400 }
-            $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
-            if (-not $line) { throw "no result from the child pwsh (exit $($run.ExitCode)): $($run.StdOut) $($run.StdErr)" }
-            $line.Substring(8) | ConvertFrom-Json
-        } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
-    }
-
     function Get-LabLinks([string] $Lab) {
         (Invoke-InNetLab -Name $Lab -Command @('ip', '-j', '-d', 'address', 'show')).StdOut | ConvertFrom-Json
     }
@@ -67,7 +32,8 @@ Describe 'New-HostBridge' {
                 $result.Active | Should -BeFalse
                 $result.Addresses | Should -Be @('192.168.0.18/24')
                 $result.MacAddress | Should -Be '52:54:00:AA:BB:CC'
-                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Bridge.HostBridge'
+                $result.PSObject.TypeNames[0] | Should -Be 'KvmHost.Core.Bridge.HostBridgeResult'
+                $result | Should -BeOfType 'KvmHost.Core.Bridge.HostBridge'
                 $bridge = Get-Content -Raw (Join-Path $root 'etc/sysconfig/network-scripts/ifcfg-br0')
                 $bridge | Should -Match '(?m)^TYPE=Bridge$'
                 $bridge | Should -Match '(?m)^IPADDR=192\.168\.0\.18$'
@@ -155,15 +121,23 @@ Describe 'New-HostBridge' {
             } finally { Remove-ScratchRoot $root }
         }
 
-        It '-WhatIf lists every file and writes none' {
-            $root = New-ScratchRoot -Files @{ 'run/lock/kvmhost.lock' = '' } -Fixtures @{ 'etc/os-release' = 'os-release/rocky-9.5.os-release' }
+        It '-WhatIf lists every file, writes none, takes no lock and reports the bridge as it is now' {
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rocky-9.5.os-release' }
             try {
                 $before = Get-TreeHash $root
                 $result = New-HostBridge br0 -Interface eno1 -IPAddress 10.1.1.2/24 -Root $root -WhatIf
                 $result.WhatIf | Should -BeTrue
                 $result.Changed | Should -BeFalse
-                $result.ConfigurationFiles.Count | Should -Be 2
-                Get-TreeHash $root | Should -Be $before
+                $result.PlannedChanges -notmatch '^Carry: ' | Should -Be @(
+                    'Create (bridge): /etc/NetworkManager/system-connections/br0.nmconnection'
+                    'Create (port): /etc/NetworkManager/system-connections/br0-port-eno1.nmconnection')
+                $result.PlannedChanges | Should -Contain 'Carry: ipv4.address1=10.1.1.2/24 to the bridge (from the parameters)'
+                # The state is the system now: there is no bridge yet, so no address and no file (never the plan's projection).
+                $result.Addresses | Should -BeNullOrEmpty
+                $result.ConfigurationFiles | Should -BeNullOrEmpty
+                $result.Active | Should -BeFalse
+                Get-TreeHash $root | Should -Be $before -Because 'a preview writes nothing, not even the lock file'
+                Test-Path (Join-Path $root 'run/lock') | Should -BeFalse
             } finally { Remove-ScratchRoot $root }
         }
 
@@ -199,10 +173,65 @@ Describe 'New-HostBridge' {
             { New-HostBridge br0 -Interface eth9 -Root $script:root } | Should -Throw -ErrorId 'InterfaceNotUsable,KvmHost.Commands.NewHostBridgeCommand'
         }
 
-        It 'completes interface names from /sys/class/net without loopback' {
-            $completion = TabExpansion2 -inputScript 'New-HostBridge br0 -Interface ' -cursorColumn 'New-HostBridge br0 -Interface '.Length
-            $names = @($completion.CompletionMatches.CompletionText)
+        It 'refuses a keyfile without sections as malformed (NetworkManager ignores it), naming the file' {
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } -Files @{
+                'etc/NetworkManager/system-connections/enp7s0.nmconnection' = "interface-name=enp7s0`naddress1=10.0.0.2/24`n" }
+            try {
+                $before = Get-TreeHash $root
+                $failure = { New-HostBridge br0 -Interface enp7s0 -Root $root } | Should -Throw -ErrorId 'KeyfileMalformed,KvmHost.Commands.NewHostBridgeCommand' -PassThru
+                $failure.CategoryInfo.Category | Should -Be 'InvalidData'
+                $failure.TargetObject | Should -Be '/etc/NetworkManager/system-connections/enp7s0.nmconnection'
+                Get-TreeHash $root | Should -Be $before
+            } finally { Remove-ScratchRoot $root }
+        }
+
+        It 'a call the plan refuses leaves no lock file behind (validation before the lock)' {
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/centos-7.os-release'; 'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0' }
+            try {
+                $before = Get-TreeHash $root
+                { New-HostBridge br0 -Interface eth0 -IPAddress 10.0.0.5/24 -Root $root } | Should -Throw -ErrorId 'BridgeConflict,KvmHost.Commands.NewHostBridgeCommand'
+                { New-HostBridge br1 -Interface eth9 -Root $root } | Should -Throw -ErrorId 'InterfaceNotUsable,KvmHost.Commands.NewHostBridgeCommand'
+                { Remove-HostBridge br9 -Root $root } | Should -Throw -ErrorId 'BridgeNotFound,KvmHost.Commands.RemoveHostBridgeCommand'
+                Get-TreeHash $root | Should -Be $before
+                Test-Path (Join-Path $root 'run/lock') | Should -BeFalse
+            } finally { Remove-ScratchRoot $root }
+        }
+    }
+
+    Context 'tab completion from the -Root the cmdlet reads' {
+        BeforeAll {
+            # A root with its own /sys (one NIC, one running bridge, loopback) and its own profiles: names no live host has.
+            $script:completionRoot = New-ScratchRoot -Directories 'sys/class/net/kvmcnic0', 'sys/class/net/kvmcbr5/bridge', 'sys/class/net/lo' -Files @{
+                'etc/sysconfig/network-scripts/ifcfg-kvmcnic1' = "DEVICE=kvmcnic1`nTYPE=Ethernet`nIPADDR=10.0.0.2`nPREFIX=24`n"
+                'etc/sysconfig/network-scripts/ifcfg-kvmcport' = "DEVICE=kvmcport`nBRIDGE=kvmcbr6`n"
+                'etc/sysconfig/network-scripts/ifcfg-kvmcbr6' = "DEVICE=kvmcbr6`nTYPE=Bridge`nIPADDR=10.0.1.2`nPREFIX=24`n"
+                'etc/NetworkManager/system-connections/kvmcnic2.nmconnection' = "[connection]`nid=kvmcnic2`ntype=ethernet`ninterface-name=kvmcnic2`n"
+                'etc/NetworkManager/system-connections/kvmcbr7.nmconnection' = "[connection]`nid=kvmcbr7`ntype=bridge`ninterface-name=kvmcbr7`n"
+            }
+            function Get-Completion([string] $Line) { @((TabExpansion2 -inputScript $Line -cursorColumn $Line.Length).CompletionMatches.CompletionText) }
+        }
+        AfterAll { Remove-ScratchRoot $script:completionRoot }
+
+        It '-Interface offers the root''s NICs and configured NICs, not loopback, bridges or ports' {
+            Get-Completion "New-HostBridge br0 -Root '$script:completionRoot' -Interface " | Should -Be @('kvmcnic0', 'kvmcnic1', 'kvmcnic2')
+            Get-Completion "New-HostBridge br0 -Root '$script:completionRoot' -Interface kvmcnic1" | Should -Be @('kvmcnic1')
+        }
+
+        It 'bridge names come from the root''s running and configured bridges for <_>' -ForEach @(
+            'New-HostBridge -Name ', 'Get-HostBridge -Name ', 'Remove-HostBridge -Name ', 'Set-IpForwarding -Uplink ', 'Test-KvmHost -BridgeName ') {
+            Get-Completion "$($_.Split(' ')[0]) -Root '$script:completionRoot' $($_.Split(' ', 2)[1])" | Should -Be @('kvmcbr5', 'kvmcbr6', 'kvmcbr7')
+        }
+
+        It 'a relative -Root is taken from the current location' {
+            Push-Location (Split-Path $script:completionRoot)
+            try { Get-Completion "Get-HostBridge -Root ./$(Split-Path -Leaf $script:completionRoot) -Name kvmcbr" | Should -Be @('kvmcbr5', 'kvmcbr6', 'kvmcbr7') }
+            finally { Pop-Location }
+        }
+
+        It 'without -Root the live system is the source (its loopback is never offered)' {
+            $names = Get-Completion 'New-HostBridge br0 -Interface '
             $names | Should -Not -Contain 'lo'
+            $names | Should -Not -Contain 'kvmcnic0'
             $expected = @(Get-ChildItem /sys/class/net | Where-Object { $_.Name -ne 'lo' -and -not (Test-Path "/sys/class/net/$($_.Name)/bridge") }).Name
             if ($expected) { $names | Should -Contain $expected[0] }
         }
@@ -217,6 +246,14 @@ Describe 'New-HostBridge' {
             $nic = $script:lab.NIC
             $script:story = Invoke-KvmHostInLab -Lab $script:lab.LAB -EtcOverlay $script:etc -Script @"
 `$r = [ordered]@{}
+# No NetworkManager answers in this lab: point its clients at a bus that does not exist, whatever the machine runs.
+`$env:DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/kvmhost-test-no-bus'
+`$r.PreviewNoNm = Step { New-HostBridge br0 -Interface $nic -Backend NetworkManager -WhatIf }
+`$r.RealNoNm = Step { New-HostBridge br0 -Interface $nic -Force }
+`$r.MissingNicPreview = Step { New-HostBridge br0 -Interface nosuchnic0 -Backend NetworkManager -WhatIf }
+`$r.MissingNic = Step { New-HostBridge br0 -Interface nosuchnic0 -Force }
+`$r.LockAfterPreviews = Test-Path /run/lock/kvmhost.lock
+`$r.AfterPreviews = Links
 `$r.Unconfirmed = Step { New-HostBridge br0 -Interface $nic -Backend NetworkScripts }
 `$r.AfterUnconfirmed = Links
 `$r.Broken = Step { New-HostBridge br0 -Interface $nic -Backend NetworkScripts -IPAddress 198.51.100.10/24 -Gateway 198.51.100.1 -Force -RollbackTimeout 5 }
@@ -241,6 +278,50 @@ Describe 'New-HostBridge' {
         AfterAll {
             if ($script:lab) { Remove-NetLab -Name $script:lab.LAB }
             if ($script:etc) { Remove-Item -Recurse -Force $script:etc -ErrorAction Ignore }
+        }
+
+        It 'previews with NetworkManager not running: files, live steps, and NetworkManagerNotRunning as what blocks a real run' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $preview = $script:story.PreviewNoNm
+            $preview.Errors | Should -BeNullOrEmpty
+            $result = $preview.Results[0]
+            $result.WhatIf | Should -BeTrue
+            $result.Changed | Should -BeFalse
+            $result.PlannedChanges | Should -Contain 'Create (bridge): /etc/NetworkManager/system-connections/br0.nmconnection'
+            @($result.PlannedChanges -match '^Run: nmcli connection load /etc/NetworkManager/system-connections/br0\.nmconnection$').Count | Should -Be 1
+            @($result.PlannedChanges -match '^Run: busctl call .* CheckpointCreate').Count | Should -Be 1
+            @($result.Blockers -match '^NetworkManagerNotRunning: ').Count | Should -Be 1
+            # State is the system now: the NIC is not bridged, so the bridge is not there.
+            $result.Active | Should -BeFalse
+            $result.Addresses | Should -BeNullOrEmpty
+        }
+
+        It 'a real run with NetworkManager not running stops with its own id, and the hint fits the release' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:story.RealNoNm.Errors | Should -Be @('NetworkManagerNotRunning,KvmHost.Commands.NewHostBridgeCommand')
+            $hint = $script:story.RealNoNm.Hints[0]
+            $hint | Should -Match 'systemctl start NetworkManager'
+            # This machine's release (the lab shares its /etc) has no network-scripts unless it is RHEL 7/8.
+            $release = Get-Content /etc/os-release -Raw
+            if ($release -notmatch '(?m)^ID_LIKE=.*rhel' -or $release -notmatch '(?m)^VERSION_ID="?[78]') { $hint | Should -Not -Match 'NetworkScripts|network-scripts' }
+        }
+
+        It 'a missing NIC is InterfaceNotFound, in a preview and in a real run, before any backend check' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:story.MissingNicPreview.Errors | Should -Be @('InterfaceNotFound,KvmHost.Commands.NewHostBridgeCommand')
+            $script:story.MissingNic.Errors | Should -Be @('InterfaceNotFound,KvmHost.Commands.NewHostBridgeCommand')
+            $script:story.MissingNic.Hints[0] | Should -Match ([regex]::Escape($script:lab.NIC))
+        }
+
+        It 'previews and refusals take no lock and change no link' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:story.LockAfterPreviews | Should -BeFalse
+            $script:story.AfterPreviews.ifname | Should -Not -Contain 'br0'
+            ($script:story.AfterPreviews | Where-Object ifname -eq $script:lab.NIC).addr_info.local | Should -Contain $script:lab.HOST_IP
         }
 
         It 'asks before moving the NIC with the default route, and a session that cannot prompt changes nothing' {
@@ -307,6 +388,81 @@ Describe 'New-HostBridge' {
             $script:story.PortFileAfterRemoved | Should -Contain "IPADDR=$($script:lab.HOST_IP)"
             $script:story.PortFileAfterRemoved | Should -Not -Contain 'BRIDGE=br0'
             $script:story.BridgeFileAfterRemoved | Should -BeFalse
+        }
+    }
+
+    Context 'a preview without root' {
+        BeforeAll {
+            if ($script:labSkip) { return }
+            $script:userLab = New-NetLab
+            $script:pwshCopy = New-UnprivilegedPwsh
+            # An offline image with a world-readable ifcfg file, and one with a 0600 keyfile as NetworkManager keeps them.
+            $script:ifcfgRoot = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/centos-7.os-release' } -Files @{
+                'etc/sysconfig/network-scripts/ifcfg-eth0' = "DEVICE=eth0`nBOOTPROTO=none`nIPADDR=192.168.0.18`nPREFIX=24`nGATEWAY=192.168.0.1`nONBOOT=yes`n"
+                'etc/sysconfig/network-scripts/ifcfg-br5' = "DEVICE=br5`nTYPE=Bridge`nBOOTPROTO=none`nIPADDR=10.5.0.2`nPREFIX=24`nONBOOT=yes`n"
+                'etc/sysconfig/network-scripts/ifcfg-eth5' = "DEVICE=eth5`nBRIDGE=br5`nONBOOT=yes`n" }
+            $script:keyfileRoot = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } -Files @{
+                'etc/NetworkManager/system-connections/enp1s0.nmconnection' = "[connection]`nid=enp1s0`ntype=ethernet`ninterface-name=enp1s0`n`n[ipv4]`naddress1=10.0.0.5/24`nmethod=manual`n" }
+            [IO.File]::SetUnixFileMode("$script:keyfileRoot/etc/NetworkManager/system-connections/enp1s0.nmconnection", 'UserRead, UserWrite')
+            & chmod -R a+rX $script:ifcfgRoot
+            & chmod a+rx $script:keyfileRoot "$script:keyfileRoot/etc" "$script:keyfileRoot/etc/NetworkManager" "$script:keyfileRoot/etc/NetworkManager/system-connections"
+            $script:before = @{ Ifcfg = Get-TreeHash $script:ifcfgRoot; Keyfile = Get-TreeHash $script:keyfileRoot }
+            $probe = @"
+Import-Module '$($script:pwshCopy.Module)'
+`$env:DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/kvmhost-test-no-bus'
+function Step([scriptblock] `$Block) {
+    try { `$all = @(& `$Block 2>&1) } catch { `$all = @(`$_) }
+    @{ Results = @(`$all | Where-Object { `$_ -isnot [System.Management.Automation.ErrorRecord] })
+       Errors = @(`$all | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object FullyQualifiedErrorId) }
+}
+`$r = [ordered]@{ Uid = "`$(id -u)" }
+`$r.Offline = Step { New-HostBridge br0 -Interface eth0 -Root '$script:ifcfgRoot' -WhatIf }
+`$r.Keyfiles = Step { New-HostBridge br0 -Interface enp1s0 -Root '$script:keyfileRoot' -WhatIf }
+`$r.Live = Step { New-HostBridge br0 -Interface $($script:userLab.NIC) -Backend NetworkScripts -WhatIf }
+`$r.LiveReal = Step { New-HostBridge br0 -Interface $($script:userLab.NIC) -Backend NetworkScripts -Force }
+`$r.Remove = Step { Remove-HostBridge br5 -Root '$script:ifcfgRoot' -WhatIf }
+'@@JSON@@' + (`$r | ConvertTo-Json -Depth 6 -Compress)
+"@
+            $run = Invoke-InNetLab -Name $script:userLab.LAB -Command ($script:pwshCopy.Command + $probe) -TimeoutSec 300
+            $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
+            if (-not $line) { throw "no result from the unprivileged pwsh (exit $($run.ExitCode)): $($run.StdOut) $($run.StdErr)" }
+            $script:user = $line.Substring(8) | ConvertFrom-Json
+        }
+        AfterAll {
+            if ($script:userLab) { Remove-NetLab -Name $script:userLab.LAB }
+            foreach ($path in $script:pwshCopy.Path, $script:ifcfgRoot, $script:keyfileRoot) { if ($path) { Remove-ScratchRoot $path } }
+        }
+
+        It 'runs as uid 65534' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return } $script:user.Uid | Should -Be '65534' }
+
+        It 'previews an image it can read, and the live host, without root; NotRoot is what blocks the real run' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:user.Offline.Errors | Should -BeNullOrEmpty
+            $script:user.Offline.Results[0].WhatIf | Should -BeTrue
+            $script:user.Offline.Results[0].PlannedChanges | Should -Contain 'Create (bridge): /etc/sysconfig/network-scripts/ifcfg-br0'
+            $script:user.Offline.Results[0].Blockers | Should -BeNullOrEmpty -Because 'an image needs write access, not root'
+            $script:user.Live.Errors | Should -BeNullOrEmpty
+            @($script:user.Live.Results[0].PlannedChanges -match '^Run: ip link add name br0').Count | Should -Be 1
+            @($script:user.Live.Results[0].Blockers -match '^NotRoot: ').Count | Should -Be 1
+            $script:user.LiveReal.Errors | Should -Be @('NotRoot,KvmHost.Commands.NewHostBridgeCommand')
+            $script:user.Remove.Errors | Should -BeNullOrEmpty
+            $script:user.Remove.Results[0].WhatIf | Should -BeTrue
+        }
+
+        It 'says a 0600 keyfile it cannot read is why it cannot preview, instead of planning without it' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:user.Keyfiles.Errors | Should -Be @('FileUnreadable,KvmHost.Commands.NewHostBridgeCommand')
+        }
+
+        It 'left both images as they were' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            Get-TreeHash $script:ifcfgRoot | Should -Be $script:before.Ifcfg
+            Get-TreeHash $script:keyfileRoot | Should -Be $script:before.Keyfile
         }
     }
 

@@ -177,12 +177,12 @@ Describe 'New-HostBridge | Set-IpForwarding on a RHEL 9 image' -Tag 'Pipeline' {
 
     It 'keeps the bridge''s addresses, probes and file changes through remoting' {
         $copy = ConvertTo-RemotingCopy $bridge
-        $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.KvmHost.Core.Bridge.HostBridge'
+        $copy.PSObject.TypeNames[0] | Should -Be 'Deserialized.KvmHost.Core.Bridge.HostBridgeResult'
         @($copy.Addresses) | Should -Be @($bridge.Addresses)
         $bridge.FileChanges | Should -Not -BeNullOrEmpty
         $copy.FileChanges[0].Path | Should -Be $bridge.FileChanges[0].Path
         $copy.FileChanges[0].Changed | Should -BeTrue
-        Get-FormatData -TypeName 'Deserialized.KvmHost.Core.Bridge.HostBridge' | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName 'Deserialized.KvmHost.Core.Bridge.HostBridgeResult' | Should -Not -BeNullOrEmpty
     }
 }
 

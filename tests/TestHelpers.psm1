@@ -64,4 +64,64 @@ function Get-PwshInvocation {
 
 function Test-IsRoot { (& id -u) -eq '0' }
 
+function Invoke-KvmHostInLab {
+    <#
+    .SYNOPSIS
+        Runs $Script with the built module in ONE child pwsh inside a network lab (its host namespace, or next to
+        the lab's NetworkManager) and returns what the script returns, through JSON. In the child, Step {} gives
+        { Results; Errors; Hints } of a block, Links the namespace's 'ip -j' view, Answers a ping. -EtcOverlay gives
+        the child a private, writable /etc (and /run/lock) whose writes land in that scratch folder (harness/private-etc.sh).
+    #>
+    param([string] $Lab, [string] $Script, [string] $EtcOverlay, [switch] $NetworkManager, [int] $TimeoutSec = 400)
+    Import-Module (Join-Path $PSScriptRoot 'harness/NetLab.psm1')
+    $file = Join-Path ([IO.Path]::GetTempPath()) ("kvmhost-bridge-" + [guid]::NewGuid().ToString('N') + '.ps1')
+    Set-Content -LiteralPath $file -Value @"
+Import-Module '$(Get-KvmHostModulePath)'
+function Step([scriptblock] `$Block) {
+    try { `$all = @(& `$Block 2>&1) } catch { `$all = @(`$_) }
+    `$records = @(`$all | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] })
+    @{ Results = @(`$all | Where-Object { `$_ -isnot [System.Management.Automation.ErrorRecord] })
+       Errors = @(`$records | ForEach-Object FullyQualifiedErrorId)
+       Hints = @(`$records | ForEach-Object { `$_.ErrorDetails.RecommendedAction }) }
+}
+function Links { ip -j -d address show | ConvertFrom-Json }
+function Answers([string] `$Address) {
+    `$ping = [System.Net.NetworkInformation.Ping]::new()
+    foreach (`$try in 1..5) { try { if (`$ping.Send(`$Address, 1000).Status -eq 'Success') { return `$true } } catch { }; Start-Sleep -Milliseconds 300 }
+    `$false
+}
+`$out = & { $Script }
+'@@JSON@@' + (`$out | ConvertTo-Json -Depth 8 -Compress)
+"@
+    try {
+        $command = @(Get-PwshInvocation) + @('-NoProfile', '-NonInteractive', '-File', $file)
+        if ($EtcOverlay) { $command = @('bash', (Join-Path $PSScriptRoot 'harness/private-etc.sh'), '--upper', $EtcOverlay, '--') + $command }
+        $run = if ($NetworkManager) { Invoke-InNetLab -Name $Lab -NetworkManager -Command $command -TimeoutSec $TimeoutSec }
+               else { Invoke-InNetLab -Name $Lab -Command $command -TimeoutSec $TimeoutSec }
+        $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
+        if (-not $line) { throw "no result from the child pwsh (exit $($run.ExitCode)): $($run.StdOut) $($run.StdErr)" }
+        $line.Substring(8) | ConvertFrom-Json
+    } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
+}
+
+function New-UnprivilegedPwsh {
+    <#
+    .SYNOPSIS
+        Copies pwsh and the built module to a world-readable scratch folder (pwsh runs from root's NuGet folder,
+        which another user cannot enter) and returns how to start it as uid 65534: Command (program and
+        arguments up to -Command), Module (the copied manifest) and Path (remove it with Remove-ScratchRoot).
+    #>
+    $copy = New-ScratchRoot -Directories 'home'
+    Copy-Item -Recurse $PSHOME "$copy/pwsh"
+    Copy-Item -Recurse (Split-Path (Get-KvmHostModulePath)) "$copy/KvmHost"
+    & chmod -R a+rX $copy
+    & chmod 1777 "$copy/home"
+    [pscustomobject]@{
+        Path    = $copy
+        Module  = "$copy/KvmHost/KvmHost.psd1"
+        Command = @('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', "HOME=$copy/home", "DOTNET_CLI_HOME=$copy/home",
+            'POWERSHELL_TELEMETRY_OPTOUT=1', [Environment]::ProcessPath, "$copy/pwsh/pwsh.dll", '-NoProfile', '-NonInteractive', '-Command')
+    }
+}
+
 Export-ModuleMember -Function *

@@ -24,6 +24,16 @@ public abstract class KvmHostCmdlet : KvmCmdlet
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 
+    /// <summary>The release, or null where it cannot be told (an image without os-release): for choices with a safe default.</summary>
+    protected ReleaseProfile? ReleaseIfKnown
+    {
+        get
+        {
+            try { return Release; }
+            catch (KvmHostException) { return null; }
+        }
+    }
+
     /// <summary>
     /// -WhatIf was given (or $WhatIfPreference is set): the run is a preview. Results then carry WhatIf =
     /// $true even when nothing was to change, and nothing is locked or written (see about_KvmHost).
@@ -39,4 +49,27 @@ public abstract class KvmHostCmdlet : KvmCmdlet
     protected HostLock LockHost(TimeSpan? wait = null) => HostLock.Acquire(HostRoot, wait ?? HostLock.ConfigurationWait, Cancellation);
 
     private protected override void Prepare() => _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
+
+    /// <summary>
+    /// Asks ShouldProcess for every step (each prints its own "What if:" line), then, when the change carries
+    /// <paramref name="risks"/> and -Force is not given, asks ShouldContinue. A session that cannot prompt
+    /// fails with <paramref name="confirmationRequiredId"/> before anything changes. False means: preview only.
+    /// </summary>
+    protected bool ApproveOrFail(IEnumerable<(string Target, string Action)> steps, IReadOnlyList<string> risks, bool force,
+        string question, string caption, object target, string confirmationRequiredId)
+    {
+        bool approved = true;
+        foreach (var (stepTarget, action) in steps) approved &= ShouldProcess(stepTarget, action);
+        if (!approved || risks.Count == 0 || force) return approved;
+        try
+        {
+            return ShouldContinue($"{string.Join(" ", risks)} {question}", caption);
+        }
+        catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
+        {
+            throw new KvmHostException(confirmationRequiredId, FailureKind.InvalidOperation,
+                $"{string.Join(" ", risks)} This needs a confirmation, and this session cannot prompt. Nothing was changed.", target,
+                "Add -Force to go ahead without the prompt (the rollback guard still applies).", e);
+        }
+    }
 }

@@ -85,7 +85,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
         try
         {
             foreach (var file in plan.Files.Where(f => f.Changes))
-                changes.Add(file.File.Content is null ? writer.Delete(file.File.Path, hiddenBackup: true) : writer.Write(file.File.Path, file.File.Content, file.File.Mode, hiddenBackup: true));
+                changes.Add(Write(writer, file.File));
         }
         catch (KvmHostException) when (plan.Live is null)
         {
@@ -93,6 +93,12 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
             throw;
         }
     }
+
+    /// <summary>One planned file through the atomic writer: removed, written as text, or (a saved original) as its exact bytes.</summary>
+    internal static FileChange Write(AtomicFileWriter writer, PlannedFile file) =>
+        file.Content is null ? writer.Delete(file.Path, hiddenBackup: true)
+        : file.Bytes is { } bytes ? writer.Write(file.Path, bytes, file.Mode, hiddenBackup: true)
+        : writer.Write(file.Path, file.Content, file.Mode, hiddenBackup: true);
 
     private void ActivateWithNetworkManager(NetworkManagerClient nm, BridgePlan plan, List<FileChange> changes, List<string> log)
     {
@@ -103,7 +109,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
         // autoconnect-ports normally brings the port along; activate it by hand when it did not.
         var state = new LiveNetworkReader(runner).Read(cancellationToken);
         if (state.Link(s.Port)?.Master != s.Name)
-            nm.Run(NetworkManagerClient.UpArguments(NetworkManagerConfig.StableUuid(NetworkManagerConfig.PortId(s.Name, s.Port))), log);
+            nm.Run(NetworkManagerClient.UpArguments(plan.PortUuid ?? NetworkManagerConfig.StableUuid(NetworkManagerConfig.PortId(s.Name, s.Port))), log);
     }
 
     /// <summary>The bridge exists, has the NIC as port and carries its addresses (NetworkManager may take a moment).</summary>

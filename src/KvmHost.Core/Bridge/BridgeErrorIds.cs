@@ -17,7 +17,12 @@ public static partial class ErrorIds
     public const string NetworkStateUnreadable = nameof(NetworkStateUnreadable);
     public const string CheckpointFailed = nameof(CheckpointFailed);
     public const string BridgeRolledBack = nameof(BridgeRolledBack);
-
+    /// <summary>The NetworkManager backend on the running host, and NetworkManager does not answer.</summary>
+    public const string NetworkManagerNotRunning = nameof(NetworkManagerNotRunning);
+    /// <summary>A keyfile NetworkManager itself rejects (no [section] before its first key, or a line that is no key=value).</summary>
+    public const string KeyfileMalformed = nameof(KeyfileMalformed);
+    /// <summary>The NIC's profile has a setting the bridge cannot honour (a MAC or DHCP identity derived from the NIC's own name or profile).</summary>
+    public const string InterfaceSettingNotCarried = nameof(InterfaceSettingNotCarried);
     /// <summary>An existing ifcfg file has a value the line-based editor cannot keep intact (a quote left open across lines).</summary>
     public const string IfcfgFileMalformed = nameof(IfcfgFileMalformed);
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using KvmHost.Core.Platform;
 
@@ -14,9 +13,13 @@ public sealed record RemovalPlan
     public required ConfiguredIp Ip { get; init; }
     public required IReadOnlyList<FilePlan> Files { get; init; }
     public LiveNetworkState? Before { get; init; }
-    public required IReadOnlyList<string[]> IpCommands { get; init; }
+    public required IReadOnlyList<LiveCommand> IpCommands { get; init; }
+    /// <summary>What the removal does beyond the obvious (a bridge whose settings changed since: the NIC gets those).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
     public required IReadOnlyList<IPAddress> ProbeTargets { get; init; }
     public required IReadOnlyList<string> Risks { get; init; }
+    /// <summary>What stops a real run (not root, NetworkManager not running); -WhatIf lists them instead.</summary>
+    public IReadOnlyList<KvmHostException> Blockers { get; init; } = [];
     public bool LiveNeeded => Before?.Link(Name) is not null;
     public bool Changes => Files.Any(f => f.Changes) || LiveNeeded;
 }
@@ -29,6 +32,25 @@ public sealed record RemovalPlan
 /// </summary>
 public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer, IReachability reachability, CancellationToken cancellationToken)
 {
+    /// <summary>Reads what a removal needs and plans it; reads only, takes no lock. What would stop a real run is in Blockers.</summary>
+    public static RemovalPlan Prepare(string name, HostRoot root, BridgeBackend? backend, ReleaseProfile? release, ICommandRunner runner,
+        string? sshConnection, CancellationToken cancellationToken)
+    {
+        var blockers = new List<KvmHostException>();
+        if (Privileges.MissingRootFor(root, $"Removing the bridge {name}") is { } notRoot) blockers.Add(notRoot);
+        LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
+        var plan = Plan(name, root, BridgeConfigs.ForRemoval(backend, root, release), live, sshConnection);
+        if (plan.LiveNeeded && plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null
+            && !new NetworkManagerClient(runner, cancellationToken).IsRunning())
+            blockers.Add(BridgeConfigs.NetworkManagerNotRunning(release));
+        return plan with { Blockers = blockers };
+    }
+
+    /// <summary>Whether another plan (made again under the lock) would do exactly the same.</summary>
+    public static bool SameChanges(RemovalPlan a, RemovalPlan b) =>
+        a.Files.Select(f => (f.File.Path, f.File.Content, f.Current)).SequenceEqual(b.Files.Select(f => (f.File.Path, f.File.Content, f.Current)))
+        && a.IpCommands.Select(IpRouteBridge.Show).SequenceEqual(b.IpCommands.Select(IpRouteBridge.Show));
+
     public static RemovalPlan Plan(string name, HostRoot root, IReadOnlyList<IBridgeConfig> configs, LiveNetworkState? live, string? sshConnection)
     {
         var (config, configured) = configs.Select(c => (c, c.FindBridges().FirstOrDefault(b => b.Name == name)))
@@ -53,35 +75,31 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         var ip = configured?.Ip ?? liveIp!;
 
         var files = new List<FilePlan>();
+        var notes = new List<string>();
         if (configured is not null && port is not null)
-            files.AddRange(config.RenderRemoval(configured, port, ip).Select(f => new FilePlan(f, root.TryReadText(f.Path))));
+        {
+            // The context the bridge runs in now: the carried profile is compared against the bridge as it runs.
+            var context = new CarryContext
+            {
+                Bridge = name, Nic = port,
+                LiveMetric4 = live is null ? null : BridgePlanner.MetricOfRoutes(live, name, false),
+                LiveMetric6 = live is null ? null : BridgePlanner.MetricOfRoutes(live, name, true),
+                PermanentMac = live?.Link(port)?.PermanentMacAddress ?? live?.Link(port)?.MacAddress ?? configured.Ip.MacAddress,
+            };
+            var rendering = config.RenderRemoval(configured, port, ip, context);
+            files.AddRange(rendering.Files.Select(f => new FilePlan(f, root.TryReadText(f.Path))));
+            notes.AddRange(rendering.Notes);
+        }
         else if (configured is not null)
             files.AddRange(configured.Files.Select(f => new FilePlan(new PlannedFile(f, null, Modes.ConfigFile, "bridge"), root.TryReadText(f))));
 
-        var commands = new List<string[]>();
+        IReadOnlyList<LiveCommand> commands = [];
         var probes = new List<IPAddress>();
         var risks = new List<string>();
         if (link is not null && live is not null)
         {
-            var routes = live.RoutesVia(name).Where(r => !r.FollowsAddress).ToList();
-            foreach (var address in link.Addresses.Where(a => a.IsGlobal))
-                commands.Add([.. address.Cidr.IsIPv6 ? new[] { "-6" } : [], "address", "del", address.Cidr.ToString(), "dev", name]);
-            foreach (string p in ports) commands.Add(["link", "set", "dev", p, "nomaster"]);
-            commands.Add(["link", "delete", "dev", name]);
-            if (port is not null)
-            {
-                commands.Add(["link", "set", "dev", port, "up"]);
-                foreach (var address in link.Addresses.Where(a => a.IsGlobal))
-                    commands.Add(address.Cidr.IsIPv6 ? ["-6", "address", "add", address.Cidr.ToString(), "dev", port, "nodad"] : ["address", "add", address.Cidr.ToString(), "dev", port]);
-                foreach (var route in routes)
-                {
-                    var arguments = new List<string>(route.IPv6 ? ["-6"] : []) { "route", "replace", route.Destination };
-                    if (route.Gateway is not null) arguments.AddRange(["via", route.Gateway]);
-                    arguments.AddRange(["dev", port]);
-                    if (route.Metric is { } m) arguments.AddRange(["metric", m.ToString(CultureInfo.InvariantCulture)]);
-                    commands.Add([.. arguments]);
-                }
-            }
+            var routes = live.RoutesVia(name).Where(r => !r.FollowsAddress && r.Table is null).ToList();
+            commands = IpRouteBridge.RemovalCommands(live, name, ports, port);
             probes.AddRange(routes.Where(r => r.IsDefault && r.Gateway is not null).Select(r => IPAddress.Parse(r.Gateway!)));
             if (routes.Any(r => r.IsDefault)) risks.Add($"{name} carries the default route: a mistake cuts this host off its network.");
             if (BridgePlanner.SshServerAddress(sshConnection) is { } server && link.Addresses.Any(a => a.Cidr.Address.Equals(server)))
@@ -90,7 +108,7 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         return new RemovalPlan
         {
             Name = name, Port = port, Config = config, Configured = configured, Ip = ip, Files = files, Before = live,
-            IpCommands = commands, ProbeTargets = probes.Distinct().ToList(), Risks = risks,
+            IpCommands = commands, ProbeTargets = probes.Distinct().ToList(), Risks = risks, Notes = notes,
         };
     }
 
@@ -125,7 +143,7 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
                 // NetworkManager keeps a profile whose file vanished while it is active: delete it by uuid.
                 foreach (var change in changes.Where(c => c.Changed && !c.Deleted)) nm.Run(NetworkManagerClient.LoadArguments(change.Path), log);
                 foreach (string uuid in plan.Files.Where(f => f.File.Content is null && f.Current is not null)
-                             .Select(f => Keyfile.Parse(f.Current!).Get("connection", "uuid")).OfType<string>())
+                             .Select(f => ProfileUuid(f.File.Path, f.Current!)).OfType<string>())
                     nm.RunTolerant(["connection", "delete", "uuid", uuid], log);
                 if (plan.Port is not null) nm.Run(["--wait", "60", "device", "connect", plan.Port], log);
             }
@@ -167,12 +185,19 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         if (plan.Port is not null && now.Link(plan.Port)?.Master != plan.Name && before.Link(plan.Name) is { } bridge)
         {
             // Rebuild the bridge from the captured state with the same commands New-HostBridge uses.
-            var settings = new BridgeSettings { Name = plan.Name, Port = plan.Port, MacAddress = bridge.MacAddress, Stp = plan.Configured?.Stp ?? false };
+            var settings = new BridgeSettings
+            {
+                Name = plan.Name, Port = plan.Port, Ip = new ConfiguredIp { MacAddress = bridge.MacAddress }, Stp = plan.Configured?.Stp ?? false,
+                Context = new CarryContext { Bridge = plan.Name, Nic = plan.Port },
+            };
             var live = new LivePlan
             {
                 Needed = true, Before = now, ProbeTargets = [],
                 BridgeAddresses = bridge.Addresses.Where(a => a.IsGlobal).Select(a => a.Cidr).ToList(),
-                BridgeRoutes = before.RoutesVia(plan.Name).Where(r => !r.FollowsAddress).Select(r => new BridgeRoute(r.Destination, r.Gateway, r.Metric)).ToList(),
+                NoPrefixRoute = bridge.Addresses.Where(a => a.IsGlobal && a.NoPrefixRoute).Select(a => a.Cidr).ToHashSet(),
+                BridgeRoutes = before.OwnRoutesVia(plan.Name).Select(r => new BridgeRoute(r.Destination, r.Gateway, r.Metric) { Table = r.Table, IPv6 = r.IPv6 }).ToList(),
+                Rules = before.RulesVia(plan.Name).Select(r => r with { Spec = r.SpecFor(plan.Name, plan.Port) }).ToList(),
+                Ipv6Settings = bridge.Ipv6Settings.Where(e => e.Key != "mtu").ToDictionary(e => e.Key, e => e.Value),
             };
             try { new IpRouteBridge(runner, CancellationToken.None).Apply(IpRouteBridge.Commands(settings, live), log); }
             catch (KvmHostException e) { log.Add($"could not rebuild {plan.Name}: {e.Message}"); }
@@ -181,8 +206,16 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         return new BridgeOutcome(changes.Select(c => c with { Changed = false }).ToList(), log, recheck, true, reason, null);
     }
 
-    private FileChange Write(FilePlan file) =>
-        file.File.Content is null ? writer.Delete(file.File.Path, hiddenBackup: true) : writer.Write(file.File.Path, file.File.Content, file.File.Mode, hiddenBackup: true);
+    private FileChange Write(FilePlan file) => BridgeApplier.Write(writer, file.File);
+
+    /// <summary>The NetworkManager profile a removed file held (keyfile uuid=, ifcfg UUID=); saved originals and route files hold none.</summary>
+    private static string? ProfileUuid(string path, string text)
+    {
+        string name = Path.GetFileName(path);
+        if (name.StartsWith('.')) return null;
+        if (name.StartsWith("ifcfg-", StringComparison.Ordinal)) return IfcfgFile.Parse(text).Get("UUID");
+        return name.EndsWith(".nmconnection", StringComparison.Ordinal) ? Keyfile.Parse(text).Get("connection", "uuid") : null;
+    }
 
     private static TimeSpan Remaining(DateTime deadline)
     {

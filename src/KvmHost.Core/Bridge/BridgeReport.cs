@@ -26,44 +26,83 @@ public static class BridgeReport
         return lines;
     }
 
-    public static HostBridge FromPlan(BridgePlan plan, HostRoot root, BridgeOutcome? outcome, bool whatIf, IReadOnlyList<string> liveChanges)
+    /// <summary>How a file change reads in a prompt and in PlannedChanges: the action, then the path.</summary>
+    public static string DescribeFile(FilePlan file) =>
+        file.File.Content is null ? "Remove (keeping a hidden backup)"
+        : file.Current is null ? $"Create ({file.File.Purpose})"
+        : $"Replace ({file.File.Purpose}, keeping a hidden backup)";
+
+    /// <summary>
+    /// What New-HostBridge does with this plan, step by step: files first, then the live commands, then each
+    /// setting of the NIC's profile and where it goes (none when nothing is to do).
+    /// </summary>
+    public static IReadOnlyList<string> PlannedChanges(BridgePlan plan, TimeSpan rollbackTimeout) =>
+        !plan.Changes ? []
+        : plan.Files.Where(f => f.Changes).Select(f => $"{DescribeFile(f)}: {f.File.Path}")
+            .Concat(DescribeLive(plan, rollbackTimeout).Select(c => $"Run: {c}"))
+            .Concat(plan.Carried.Select(c => $"Carry: {c}"))
+            .ToList();
+
+    /// <summary>
+    /// The result of New-HostBridge. Its state is read back after the call (the bridge as it is now: under
+    /// -WhatIf, or after a rollback, that is the state before), never the plan's projection.
+    /// </summary>
+    public static HostBridgeResult ForNew(BridgePlan plan, HostRoot root, LiveNetworkState? liveNow, BridgeOutcome? outcome,
+        bool whatIf, TimeSpan rollbackTimeout)
     {
-        var s = plan.Settings;
-        var after = outcome?.After;
-        bool active = after is not null
-            ? after.Link(s.Name) is not null && after.Link(s.Port)?.Master == s.Name
-            : plan.Live is { Needed: false };
         var notes = plan.Notes.ToList();
-        if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files were written; the running network was not touched.");
-        if (plan.Risks.Count > 0) notes.AddRange(plan.Risks);
-        return new HostBridge
+        if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are written; the running network is not touched.");
+        notes.AddRange(plan.Risks);
+        var state = State(root, outcome?.After ?? liveNow, plan.Settings.Name);
+        return new HostBridgeResult(state)
         {
-            Name = s.Name,
-            Ports = [s.Port],
-            MacAddress = s.MacAddress,
-            Addresses = (plan.Live?.BridgeAddresses ?? s.Addresses).Select(a => a.ToString()).ToArray(),
-            Gateway = s.Gateway?.ToString(),
-            Gateway6 = s.Gateway6?.ToString(),
-            DnsServers = s.DnsServers.Select(d => d.ToString()).ToArray(),
-            Dhcp = s.Dhcp,
-            Stp = s.Stp,
-            ForwardDelay = s.ForwardDelay,
-            Mtu = s.Mtu,
-            Backend = plan.Config.Backend.ToString(),
-            ConfigurationFiles = plan.Files.Where(f => f.File.Content is not null && f.File.Purpose is "bridge" or "port" or "routes").Select(f => f.File.Path).ToArray(),
-            Active = !whatIf && !(outcome?.RolledBack ?? false) && root.IsLive && active,
+            Notes = state.Notes.Concat(notes).Distinct().ToArray(),
             Changed = !whatIf && outcome is not null && !outcome.RolledBack && (outcome.FileChanges.Any(c => c.Changed) || outcome.LiveLog.Count > 0),
             RolledBack = outcome?.RolledBack ?? false,
             RollbackReason = outcome?.RollbackReason,
             WhatIf = whatIf,
             RuntimeApplied = !whatIf && root.IsLive && outcome is not null && !outcome.RolledBack && outcome.LiveLog.Count > 0,
+            PlannedChanges = PlannedChanges(plan, rollbackTimeout).ToArray(),
+            Blockers = plan.Blockers.Select(b => $"{b.ErrorId}: {b.Message}").ToArray(),
             FileChanges = (outcome?.FileChanges ?? []).ToArray(),
-            LiveChanges = (outcome?.LiveLog ?? liveChanges).ToArray(),
+            LiveChanges = (outcome?.LiveLog ?? []).ToArray(),
             Probes = (outcome?.Probes ?? []).ToArray(),
-            Notes = notes.ToArray(),
-            Root = root.Path,
         };
     }
+
+    /// <summary>The result of Remove-HostBridge: the bridge as it is after the call (gone, unless -WhatIf or a rollback kept it).</summary>
+    public static HostBridgeResult ForRemoval(RemovalPlan plan, HostRoot root, BridgeOutcome? outcome, bool whatIf)
+    {
+        var notes = new List<string>();
+        if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are changed; the running network is not touched.");
+        if (plan.Port is not null && plan.Configured is not null)
+            notes.Add(plan.Files.Any(f => f.File.Purpose.EndsWith("as it was", StringComparison.Ordinal)) && plan.Notes.Count == 0
+                ? $"{plan.Port} gets its own files back as they were before the bridge."
+                : $"{plan.Port} gets the bridge's settings: {(plan.Ip.Dhcp ? "DHCP" : string.Join(", ", plan.Ip.Addresses))}.");
+        notes.AddRange(plan.Notes);
+        notes.AddRange(plan.Risks);
+        var after = outcome is null || outcome.RolledBack || !root.IsLive ? plan.Before : outcome.After;
+        var state = State(root, after, plan.Name);
+        return new HostBridgeResult(state)
+        {
+            Notes = state.Notes.Concat(notes).Distinct().ToArray(),
+            Changed = outcome is { RolledBack: false } && (outcome.FileChanges.Any(c => c.Changed) || outcome.LiveLog.Count > 0),
+            RolledBack = outcome?.RolledBack ?? false,
+            RollbackReason = outcome?.RollbackReason,
+            WhatIf = whatIf,
+            RuntimeApplied = outcome is { RolledBack: false } && outcome.LiveLog.Count > 0,
+            PlannedChanges = plan.Files.Where(f => f.Changes).Select(f => $"{DescribeFile(f)}: {f.File.Path}")
+                .Concat(BridgeRemover.DescribeLive(plan).Select(c => $"Run: {c}")).ToArray(),
+            Blockers = plan.Blockers.Select(b => $"{b.ErrorId}: {b.Message}").ToArray(),
+            FileChanges = (outcome?.FileChanges ?? []).ToArray(),
+            LiveChanges = (outcome?.LiveLog ?? []).ToArray(),
+            Probes = (outcome?.Probes ?? []).ToArray(),
+        };
+    }
+
+    /// <summary>One bridge as Get-HostBridge would show it; a bridge that is nowhere comes back with its name only.</summary>
+    public static HostBridge State(HostRoot root, LiveNetworkState? live, string name) =>
+        Inventory(root, live).FirstOrDefault(b => b.Name == name) ?? new HostBridge { Name = name, Root = root.Path };
 
     /// <summary>Every bridge in the configuration files of both backends and, on the live root, in the running system.</summary>
     public static IReadOnlyList<HostBridge> Inventory(HostRoot root, LiveNetworkState? live)

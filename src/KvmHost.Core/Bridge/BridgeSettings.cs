@@ -1,5 +1,3 @@
-using System.Net;
-
 namespace KvmHost.Core.Bridge;
 
 /// <summary>How the bridge gets its addresses.</summary>
@@ -14,6 +12,11 @@ public enum AddressSource
 /// <summary>A route to carry over onto the bridge (default routes are kept as gateways instead).</summary>
 public sealed record BridgeRoute(string Destination, string? Gateway, int? Metric)
 {
+    /// <summary>The routing table; null is the main table.</summary>
+    public string? Table { get; init; }
+    /// <summary>Set for a route read from the running system; otherwise the family follows the destination and gateway.</summary>
+    public bool? IPv6 { get; init; }
+
     public override string ToString() => Gateway is null ? Destination : $"{Destination} via {Gateway}";
 }
 
@@ -25,21 +28,15 @@ public sealed record BridgeSettings
 {
     public required string Name { get; init; }
     public required string Port { get; init; }
-    public bool Dhcp { get; init; }
-    /// <summary>IPv6 by router advertisement / DHCPv6 (NetworkManager "auto", ifcfg IPV6_AUTOCONF).</summary>
-    public bool Ipv6Auto { get; init; }
-    public IReadOnlyList<IpCidr> Addresses { get; init; } = [];
-    public IPAddress? Gateway { get; init; }
-    public IPAddress? Gateway6 { get; init; }
-    public IReadOnlyList<IPAddress> DnsServers { get; init; } = [];
-    public IReadOnlyList<BridgeRoute> Routes { get; init; } = [];
-    /// <summary>The NIC's MAC, given to the bridge so DHCP and neighbours see the same host.</summary>
-    public string? MacAddress { get; init; }
+    /// <summary>The bridge's IP settings, its MAC (the NIC's, so DHCP and neighbours see the same host) and MTU.</summary>
+    public required ConfiguredIp Ip { get; init; }
     public bool Stp { get; init; }
     /// <summary>Seconds; null keeps the backend's default.</summary>
     public int? ForwardDelay { get; init; }
-    public int? Mtu { get; init; }
-
-    public IEnumerable<IpCidr> IPv4Addresses => Addresses.Where(a => !a.IsIPv6);
-    public IEnumerable<IpCidr> IPv6Addresses => Addresses.Where(a => a.IsIPv6);
+    /// <summary>The NIC's own profile, whose whole layer 3 identity the bridge carries; null when the NIC has none (then Ip is written).</summary>
+    public NicProfile? Source { get; init; }
+    /// <summary>How the NIC runs now and what the admin asked instead: the effective values a carried profile is completed with.</summary>
+    public required CarryContext Context { get; init; }
+    /// <summary>The path of the bridge's file when it is kept exactly as it is: the bridge has this NIC already and nothing else was asked.</summary>
+    public string? KeepBridgeFile { get; init; }
 }

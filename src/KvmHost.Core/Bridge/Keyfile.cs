@@ -36,6 +36,35 @@ internal sealed class Keyfile
         return file;
     }
 
+    /// <summary>
+    /// Why NetworkManager (GLib's GKeyFile) would reject this text, or null when it would load it: a key
+    /// before the first [group], or a line that is neither a comment, a group nor key=value.
+    /// </summary>
+    public static string? FindProblem(string text)
+    {
+        bool inGroup = false;
+        int number = 0;
+        foreach (string raw in text.Replace("\r\n", "\n").Split('\n'))
+        {
+            number++;
+            string line = raw.TrimStart();
+            if (line.Length == 0 || line[0] == '#') continue;
+            if (line[0] == '[' && line.TrimEnd().EndsWith(']')) { inGroup = true; continue; }
+            if (line.IndexOf('=') <= 0) return $"line {number} is neither a [group], a comment nor key=value";
+            if (!inGroup) return $"line {number} has a key before the first [group]";
+        }
+        return null;
+    }
+
+    /// <summary>Parses a keyfile the module reads values from, refusing one NetworkManager itself would not load.</summary>
+    public static Keyfile ParseStrict(string text, string path) =>
+        FindProblem(text) is { } problem ? throw Malformed(path, problem) : Parse(text);
+
+    public static KvmHostException Malformed(string path, string problem) =>
+        new(ErrorIds.KeyfileMalformed, FailureKind.InvalidData,
+            $"{path} is not a valid NetworkManager keyfile: {problem}. NetworkManager ignores it too. Nothing was changed.", path,
+            "Fix the file (every key belongs under a [section], for example [connection]) or move it out of the directory, then run again.");
+
     public bool HasGroup(string group) => _groups.Any(g => g.Name == group);
 
     public string? Get(string group, string key) =>

@@ -10,7 +10,7 @@ namespace KvmHost.Core.Bridge;
 /// A checkpoint snapshots every device with its active profile; NetworkManager rolls back to it by
 /// itself when its timeout passes, so the host recovers even if this process dies with the SSH session.
 /// </summary>
-public sealed partial class NetworkManagerClient(ICommandRunner runner, CancellationToken cancellationToken)
+internal sealed partial class NetworkManagerClient(ICommandRunner runner, CancellationToken cancellationToken)
 {
     private const string Bus = "org.freedesktop.NetworkManager";
     private const string ObjectPath = "/org/freedesktop/NetworkManager";

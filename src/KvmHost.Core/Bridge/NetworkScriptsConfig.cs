@@ -5,10 +5,11 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Bridge;
 
 /// <summary>
-/// RHEL 7's network-scripts: /etc/sysconfig/network-scripts/ifcfg-&lt;bridge&gt; with TYPE=Bridge and
-/// the addresses, ifcfg-&lt;nic&gt; reduced to BRIDGE=&lt;bridge&gt; (it keeps no IP settings: the slip of
-/// the manual procedure), route-&lt;bridge&gt; for extra routes. NM_CONTROLLED=no, so a NetworkManager
-/// that is also installed leaves both alone.
+/// RHEL 7's network-scripts: /etc/sysconfig/network-scripts/ifcfg-&lt;bridge&gt; with TYPE=Bridge and the NIC's
+/// layer 3 lines as they were, ifcfg-&lt;nic&gt; keeping only the link's keys plus BRIDGE=&lt;bridge&gt; (the port
+/// keeps no IP settings: the slip of the manual procedure), the NIC's route and rule files moved to the
+/// bridge's names (<see cref="IfcfgBridgeFiles"/>). NM_CONTROLLED=no, so a NetworkManager that is also
+/// installed leaves both alone.
 /// </summary>
 internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfig
 {
@@ -18,49 +19,27 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
 
     public static string IfcfgPath(string device) => $"{Directory}/ifcfg-{device}";
 
-    public IReadOnlyList<PlannedFile> Render(BridgeSettings s)
-    {
-        var bridge = IfcfgFile.Empty()
-            .Set("DEVICE", s.Name)
-            .Set("TYPE", "Bridge")
-            .Set("BOOTPROTO", s.Dhcp ? "dhcp" : "none");
-        WriteIp(bridge, ToIp(s));
-        bridge.SetOrRemove("MACADDR", s.MacAddress)
-            .Set("STP", s.Stp ? "yes" : "no")
-            .SetOrRemove("DELAY", s.ForwardDelay?.ToString(CultureInfo.InvariantCulture))
-            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture))
-            .Set("ONBOOT", "yes")
-            .Set("NM_CONTROLLED", "no");
-
-        var files = new List<PlannedFile> { new(IfcfgPath(s.Name), bridge.Render(), Modes.ConfigFile, "bridge") };
-
-        string? existing = root.TryReadText(IfcfgPath(s.Port));
-        var port = existing is null ? IfcfgFile.Empty() : IfcfgFile.Parse(existing, IfcfgPath(s.Port));
-        port.RemoveWhere(IsIpKey)
-            .Set("DEVICE", s.Port);
-        if (port.Get("TYPE") is null) port.Set("TYPE", "Ethernet");
-        // Ties the file to this NIC, as the initscripts bridge-port example does.
-        if (port.Get("HWADDR") is null && s.MacAddress is not null) port.Set("HWADDR", s.MacAddress);
-        port.Set("ONBOOT", "yes")
-            .Set("BRIDGE", s.Name)
-            .Set("NM_CONTROLLED", "no")
-            .SetOrRemove("MTU", s.Mtu?.ToString(CultureInfo.InvariantCulture) ?? port.Get("MTU"));
-        files.Add(new(IfcfgPath(s.Port), port.Render(), Modes.ConfigFile, "port"));
-
-        if (s.Routes.Count > 0)
-            files.Add(new($"{Directory}/route-{s.Name}", RenderRoutes(s.Routes.Where(r => !r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
-        if (s.Routes.Any(r => r.Destination.Contains(':')))
-            files.Add(new($"{Directory}/route6-{s.Name}", RenderRoutes(s.Routes.Where(r => r.Destination.Contains(':')), s.Name), Modes.ConfigFile, "routes"));
-        return files;
-    }
+    public BridgeRendering Render(BridgeSettings s) => IfcfgBridgeFiles.Render(root, s, networkManager: false);
 
     public IReadOnlyList<NicProfile> FindNicProfiles(string nic)
     {
         string? text = root.TryReadText(IfcfgPath(nic));
         if (text is null) return [];
         var file = IfcfgFile.Parse(text, IfcfgPath(nic));
-        return [new NicProfile(IfcfgPath(nic), ReadIp(file), file.Get("BRIDGE"))];
+        return [new NicProfile(IfcfgPath(nic), ReadIp(file), file.Get("BRIDGE") ?? file.Get("MASTER") ?? file.Get("TEAM_MASTER")) { Text = text }];
     }
+
+    public NicProfile? FindSavedProfile(string bridge, string nic)
+    {
+        string path = IfcfgPath(nic);
+        if (root.TryReadText(SavedOriginals.PathFor(path, bridge)) is not { } text) return null;
+        return new NicProfile(path, ReadIp(IfcfgFile.Parse(text, path)), null) { Text = text, FromSavedOriginal = true };
+    }
+
+    public IReadOnlyList<string> ConfiguredNics() =>
+        ReadAll().Where(f => f.File.Get("BRIDGE") is null && f.File.Get("MASTER") is null
+                && (f.File.Get("TYPE") ?? "Ethernet").Equals("Ethernet", StringComparison.OrdinalIgnoreCase))
+            .Select(f => f.File.Get("DEVICE") ?? Path.GetFileName(f.Path)["ifcfg-".Length..]).Distinct().ToList();
 
     public IReadOnlyList<ConfiguredBridge> FindBridges()
     {
@@ -74,7 +53,7 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
                 .Select(f => f.File.Get("DEVICE") ?? Path.GetFileName(f.Path)["ifcfg-".Length..]).ToList();
             var owned = new List<string> { path };
             owned.AddRange(files.Where(f => f.File.Get("BRIDGE") == name).Select(f => f.Path));
-            foreach (string routes in new[] { $"{Directory}/route-{name}", $"{Directory}/route6-{name}" })
+            foreach (string routes in IfcfgBridgeFiles.RouteFileKinds.Select(kind => IfcfgBridgeFiles.RouteFilePath(kind, name)))
                 if (root.FileExists(routes)) owned.Add(routes);
             int? delay = int.TryParse(file.Get("DELAY"), NumberStyles.None, CultureInfo.InvariantCulture, out int d) ? d : null;
             bridges.Add(new ConfiguredBridge(name, path, ReadIp(file), IsYes(file.Get("STP")), delay, ports, owned));
@@ -82,25 +61,10 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
         return bridges;
     }
 
-    public IReadOnlyList<PlannedFile> RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip)
-    {
-        string? existing = root.TryReadText(IfcfgPath(nic));
-        var port = existing is null ? IfcfgFile.Empty().Set("DEVICE", nic).Set("TYPE", "Ethernet") : IfcfgFile.Parse(existing, IfcfgPath(nic));
-        port.Remove("BRIDGE").Set("BOOTPROTO", ip.Dhcp ? "dhcp" : "none");
-        WriteIp(port, ip with { MacAddress = null });
-        port.Set("ONBOOT", "yes");
-        var files = new List<PlannedFile> { new(IfcfgPath(nic), port.Render(), Modes.ConfigFile, "interface") };
-        files.AddRange(bridge.Files.Where(f => f != IfcfgPath(nic)).Select(f => new PlannedFile(f, null, Modes.ConfigFile, "bridge")));
-        return files;
-    }
+    public BridgeRendering RenderRemoval(ConfiguredBridge bridge, string nic, ConfiguredIp ip, CarryContext context) =>
+        IfcfgBridgeFiles.RenderRemoval(root, bridge, nic, ip, context, networkManager: false);
 
-    private static ConfiguredIp ToIp(BridgeSettings s) => new()
-    {
-        Dhcp = s.Dhcp, Ipv6Auto = s.Ipv6Auto, Addresses = s.Addresses, Gateway = s.Gateway, Gateway6 = s.Gateway6,
-        DnsServers = s.DnsServers,
-    };
-
-    private static void WriteIp(IfcfgFile file, ConfiguredIp ip)
+    internal static void WriteIp(IfcfgFile file, ConfiguredIp ip)
     {
         int n = 0;
         foreach (var address in ip.Addresses.Where(a => !a.IsIPv6))
@@ -115,6 +79,7 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
         var v6 = ip.Addresses.Where(a => a.IsIPv6).ToList();
         bool ipv6 = v6.Count > 0 || ip.Ipv6Auto || ip.Dhcp;
         file.Set("IPV6INIT", ipv6 ? "yes" : "no");
+        if (ip.Ipv6Disabled && !ipv6) file.Set("IPV6_DISABLED", "yes");
         if (ipv6) file.Set("IPV6_AUTOCONF", ip.Ipv6Auto || ip.Dhcp ? "yes" : "no");
         if (v6.Count > 0) file.Set("IPV6ADDR", v6[0].ToString());
         if (v6.Count > 1) file.Set("IPV6ADDR_SECONDARIES", string.Join(' ', v6.Skip(1)));
@@ -141,6 +106,7 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
         {
             Dhcp = (file.Get("BOOTPROTO") ?? string.Empty).Equals("dhcp", StringComparison.OrdinalIgnoreCase),
             Ipv6Auto = IsYes(file.Get("IPV6_AUTOCONF")),
+            Ipv6Disabled = IsYes(file.Get("IPV6_DISABLED")),
             Addresses = addresses,
             Gateway = BridgeConfigs.TryAddress(file.Get("GATEWAY")),
             Gateway6 = BridgeConfigs.TryAddress(file.Get("IPV6_DEFAULTGW")?.Split('%')[0]),
@@ -159,11 +125,7 @@ internal sealed partial class NetworkScriptsConfig(HostRoot root) : IBridgeConfi
           || name.EndsWith(".orig", StringComparison.Ordinal) || name.EndsWith(".rpmnew", StringComparison.Ordinal)
           || name.EndsWith(".rpmsave", StringComparison.Ordinal) || name == "ifcfg-lo");
 
-    private static string RenderRoutes(IEnumerable<BridgeRoute> routes, string device) =>
-        string.Concat(routes.Select(r => IfcfgFile.Quote(r.Destination, "route") + (r.Gateway is null ? string.Empty : " via " + r.Gateway)
-            + $" dev {device}" + (r.Metric is { } m ? $" metric {m}" : string.Empty) + "\n"));
-
-    private static bool IsIpKey(string key) =>
+    internal static bool IsIpKey(string key) =>
         key is "BOOTPROTO" or "GATEWAY" or "DEFROUTE" or "PEERDNS" or "PEERROUTES" or "NETWORK" or "BROADCAST" or "DOMAIN"
             or "IPV4_FAILURE_FATAL" or "PERSISTENT_DHCLIENT" or "MACADDR"
         || IpAddrKey().IsMatch(key) || DnsKey().IsMatch(key)

@@ -7,9 +7,13 @@ public static class Privileges
     /// <summary>Fails before anything is read or written when changing the live host without root.</summary>
     public static void RequireRootFor(HostRoot root, string action)
     {
-        if (!root.IsLive || IsRoot) return;
-        throw new KvmHostException(ErrorIds.NotRoot, FailureKind.PermissionDenied,
-            $"{action} needs root privileges; nothing was changed.", action,
-            "Run pwsh as root (sudo pwsh), or prepare an image offline with -Root.");
+        if (MissingRootFor(root, action) is { } failure) throw failure;
     }
+
+    /// <summary>The NotRoot failure a real run would stop with, or null: for previews that list what blocks a real run.</summary>
+    public static KvmHostException? MissingRootFor(HostRoot root, string action) =>
+        !root.IsLive || IsRoot ? null
+            : new KvmHostException(ErrorIds.NotRoot, FailureKind.PermissionDenied,
+                $"{action} needs root privileges; nothing was changed.", action,
+                "Run pwsh as root (sudo pwsh), or prepare an image offline with -Root.");
 }

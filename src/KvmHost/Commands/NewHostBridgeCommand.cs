@@ -12,7 +12,7 @@ namespace KvmHost.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "HostBridge", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
     DefaultParameterSetName = FromInterfaceSet)]
-[OutputType(typeof(HostBridge))]
+[OutputType(typeof(HostBridgeResult))]
 public sealed class NewHostBridgeCommand : KvmHostCmdlet
 {
     private const string FromInterfaceSet = "FromInterface";
@@ -71,42 +71,39 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         var request = BridgeRequest.Create(Name, Interface, IPAddress, Gateway, DnsServer, Dhcp.IsPresent,
             bound.ContainsKey(nameof(Stp)) ? Stp : null, bound.ContainsKey(nameof(ForwardDelay)) ? ForwardDelay : null,
             bound.ContainsKey(nameof(Mtu)) ? Mtu : null, Probe);
-        Privileges.RequireRootFor(HostRoot, $"Bridging {request.Interface} into {request.Name}");
+        bool preview = WhatIfRequested;
+        if (!preview) Privileges.RequireRootFor(HostRoot, $"Bridging {request.Interface} into {request.Name}");
         var backend = bound.ContainsKey(nameof(Backend)) ? Backend : Release.BridgeBackend;
-
-        using var hostLock = LockHost();
-        LiveNetworkState? live = HostRoot.IsLive ? new LiveNetworkReader(Runner).Read(Cancellation) : null;
-        var config = BridgeConfigs.For(backend, HostRoot, UsesNewNetworkManagerNames(backend));
-        var plan = BridgePlanner.Plan(request, HostRoot, config, live, Environment.GetEnvironmentVariable("SSH_CONNECTION"));
         var timeout = TimeSpan.FromSeconds(RollbackTimeout);
-        var liveChanges = BridgeReport.DescribeLive(plan, timeout);
 
+        // Plan without the lock: a preview, and a call refused by the plan, leave no lock file behind.
+        var plan = Prepare(request, backend);
+        if (!preview && plan.Blockers.Count > 0) throw plan.Blockers[0];
         if (!plan.Changes)
         {
             WriteVerbose($"{request.Name} already bridges {request.Interface} as asked; nothing to do.");
-            WriteObject(BridgeReport.FromPlan(plan, HostRoot, new BridgeOutcome([], [], [], false, null, live), whatIf: false, []));
+            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: preview, timeout));
             return;
         }
 
-        bool approved = true;
-        foreach (var file in plan.Files.Where(f => f.Changes))
-        {
-            string action = file.File.Content is null ? "Remove (keeping a backup)" : file.Current is null ? $"Create ({file.File.Purpose})" : $"Replace ({file.File.Purpose}, keeping a backup)";
-            approved &= ShouldProcess(HostRoot.Describe(file.File.Path), action);
-        }
+        var steps = plan.Files.Where(f => f.Changes).Select(f => (HostRoot.Describe(f.File.Path), BridgeReport.DescribeFile(f))).ToList();
         if (plan.Live is { Needed: true })
-            approved &= ShouldProcess($"running network: {request.Interface} -> {request.Name}",
-                $"Apply under a {RollbackTimeout} s rollback guard: {string.Join("; ", liveChanges)}");
-        if (approved && plan.Risks.Count > 0 && !Force) approved = ConfirmRisk(plan, request);
-        if (!approved)
+            steps.Add(($"running network: {request.Interface} -> {request.Name}",
+                $"Apply under a {RollbackTimeout} s rollback guard: {string.Join("; ", BridgeReport.DescribeLive(plan, timeout))}"));
+        string question = $"The change is guarded: if the probes ({string.Join(", ", plan.Live?.ProbeTargets ?? [])}) stop answering for {RollbackTimeout} s everything is put back. Bridge {request.Interface} into {request.Name} now?";
+        if (!ApproveOrFail(steps, plan.Risks, Force, question, "Moving the management NIC into a bridge", request.Interface, ErrorIds.BridgeConfirmationRequired))
         {
-            WriteObject(BridgeReport.FromPlan(plan, HostRoot, null, whatIf: true, liveChanges));
+            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: true, timeout));
             return;
         }
 
-        var outcome = new BridgeApplier(Runner, Writer, new IcmpReachability(), Cancellation).Apply(plan, timeout);
+        using var hostLock = LockHost();
+        var locked = Prepare(request, backend);
+        if (!locked.SameChangesAs(plan))
+            throw BridgeConfigs.ChangedWhileWaiting(request.Name);
+        var outcome = new BridgeApplier(Runner, Writer, new IcmpReachability(), Cancellation).Apply(locked, timeout);
         foreach (string line in outcome.LiveLog) WriteVerbose(line);
-        var result = BridgeReport.FromPlan(plan, HostRoot, outcome, whatIf: false, liveChanges);
+        var result = BridgeReport.ForNew(locked, HostRoot, locked.Live?.Before, outcome, whatIf: false, timeout);
         if (outcome.RolledBack)
             WriteFailure(new KvmHostException(ErrorIds.BridgeRolledBack, FailureKind.InvalidOperation,
                 $"Bridging {request.Interface} into {request.Name} was rolled back: {outcome.RollbackReason}", request.Name,
@@ -114,34 +111,6 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         WriteObject(result);
     }
 
-    private bool ConfirmRisk(BridgePlan plan, BridgeRequest request)
-    {
-        string query = $"{string.Join(" ", plan.Risks)} The change is guarded: if the probes ({string.Join(", ", plan.Live!.ProbeTargets)}) stop answering for {RollbackTimeout} s everything is put back. Bridge {request.Interface} into {request.Name} now?";
-        try
-        {
-            return ShouldContinue(query, "Moving the management NIC into a bridge");
-        }
-        catch (Exception e) when (e is PSInvalidOperationException or System.Management.Automation.Host.HostException or NotImplementedException)
-        {
-            throw new KvmHostException(ErrorIds.BridgeConfirmationRequired, FailureKind.InvalidOperation,
-                $"{string.Join(" ", plan.Risks)} This needs a confirmation, and this session cannot prompt. Nothing was changed.", request.Interface,
-                "Add -Force to go ahead without the prompt (the rollback guard still applies).", e);
-        }
-    }
-
-    private bool UsesNewNetworkManagerNames(BridgeBackend backend)
-    {
-        if (backend != BridgeBackend.NetworkManager) return false;
-        if (HostRoot.IsLive)
-        {
-            var client = new NetworkManagerClient(Runner, Cancellation);
-            if (!client.IsRunning())
-                throw new KvmHostException(ErrorIds.BridgeApplyFailed, FailureKind.ResourceUnavailable,
-                    "NetworkManager is not running, so it cannot apply the bridge. Nothing was changed.", "NetworkManager",
-                    "Start NetworkManager (systemctl start NetworkManager), or use -Backend NetworkScripts on a host without it.");
-            if (client.UsesNewNames() is { } fromVersion) return fromVersion;
-        }
-        try { return BridgeConfigs.ReleaseUsesNewNetworkManagerNames(Release); }
-        catch (KvmHostException) { return false; } // no os-release under -Root: the old names work everywhere
-    }
+    private BridgePlan Prepare(BridgeRequest request, BridgeBackend backend) =>
+        BridgePlanner.Prepare(request, HostRoot, backend, ReleaseIfKnown, Runner, Environment.GetEnvironmentVariable("SSH_CONNECTION"), Cancellation);
 }

@@ -30,6 +30,7 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Name")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(Completion.BridgeNameCompleter))]
     public string? Uplink { get; set; }
 
     protected override void ProcessCore()

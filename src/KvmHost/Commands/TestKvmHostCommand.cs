@@ -12,6 +12,7 @@ public sealed class TestKvmHostCommand : KvmHostCmdlet
     /// <summary>The bridge guests attach to; an empty string skips the bridge checks.</summary>
     [Parameter]
     [AllowEmptyString]
+    [ArgumentCompleter(typeof(Completion.BridgeNameCompleter))]
     public string BridgeName { get; set; } = "br0";
 
     /// <summary>How long the libvirt daemon may take to answer.</summary>

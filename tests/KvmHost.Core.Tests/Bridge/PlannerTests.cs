@@ -19,11 +19,11 @@ public class PlannerTests
     {
         using var scratch = new ScratchRoot().Put("/etc/resolv.conf", "nameserver 127.0.0.53\nnameserver 192.0.2.53\n");
         var plan = BridgePlanner.Plan(Request(), scratch.Root, new NetworkScriptsConfig(scratch.Root), Lab(), "192.0.2.99 50000 192.0.2.10 22");
-        Assert.Equal(["192.0.2.10/24", "2001:db8::10/64"], plan.Settings.Addresses.Select(a => a.ToString()));
-        Assert.Equal("192.0.2.1", plan.Settings.Gateway!.ToString());
-        Assert.Equal("2001:db8::1", plan.Settings.Gateway6!.ToString());
-        Assert.Equal(["192.0.2.53"], plan.Settings.DnsServers.Select(d => d.ToString()));
-        Assert.NotNull(plan.Settings.MacAddress);
+        Assert.Equal(["192.0.2.10/24", "2001:db8::10/64"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
+        Assert.Equal("192.0.2.1", plan.Settings.Ip.Gateway!.ToString());
+        Assert.Equal("2001:db8::1", plan.Settings.Ip.Gateway6!.ToString());
+        Assert.Equal(["192.0.2.53"], plan.Settings.Ip.DnsServers.Select(d => d.ToString()));
+        Assert.NotNull(plan.Settings.Ip.MacAddress);
         Assert.Equal(["192.0.2.1", "2001:db8::1"], plan.Live!.ProbeTargets.Select(p => p.ToString()));
         Assert.Equal(2, plan.Risks.Count); // default route and this SSH session
         var commands = IpRouteBridge.Commands(plan.Settings, plan.Live).Select(IpRouteBridge.Show).ToList();
@@ -42,7 +42,8 @@ public class PlannerTests
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkScriptsConfig(scratch.Root), null, null);
         Assert.Null(plan.Live);
         var bridge = plan.Files.Single(f => f.File.Purpose == "bridge").File.Content;
-        Assert.Equal("DEVICE=br0\nTYPE=Bridge\nBOOTPROTO=none\nIPADDR=192.168.0.18\nPREFIX=24\nGATEWAY=192.168.0.1\nDNS1=192.168.0.1\nDNS2=9.9.9.9\nIPV6INIT=no\n"
+        // The NIC's layer 3 lines move as they were (NETMASK stays NETMASK: network-scripts reads them as it read them for the NIC).
+        Assert.Equal("DEVICE=br0\nTYPE=Bridge\nBOOTPROTO=none\nIPADDR=192.168.0.18\nNETMASK=255.255.255.0\nGATEWAY=192.168.0.1\nDNS1=192.168.0.1\nDNS2=9.9.9.9\n"
             + "MACADDR=52:54:00:12:34:56\nSTP=no\nONBOOT=yes\nNM_CONTROLLED=no\n", bridge);
         var port = plan.Files.Single(f => f.File.Purpose == "port").File.Content;
         Assert.Equal("# installer\nDEVICE=eth0\nTYPE=Ethernet\nHWADDR=52:54:00:12:34:56\nONBOOT=yes\nETHTOOL_OPTS=\"-K eth0 gro off\"\nBRIDGE=br0\nNM_CONTROLLED=no\n", port);
@@ -74,10 +75,12 @@ public class PlannerTests
         scratch.Put("/etc/NetworkManager/system-connections/wired.nmconnection", text);
         var request = BridgeRequest.Create("br0", "eth0", null, null, null, false, null, null, null, null);
         var plan = BridgePlanner.Plan(request, scratch.Root, new NetworkManagerConfig(scratch.Root, false), null, null);
-        Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Addresses.Select(a => a.ToString()));
-        Assert.Equal(4, plan.Settings.DnsServers.Count);
+        Assert.Equal(["192.168.0.5/24", "1.2.3.4/8", "abcd::beef/64", "dcba::beef/56"], plan.Settings.Ip.Addresses.Select(a => a.ToString()));
+        Assert.Equal(4, plan.Settings.Ip.DnsServers.Count);
         var disabled = plan.Files.Single(f => f.File.Purpose.StartsWith("previous", StringComparison.Ordinal));
-        Assert.Contains("type=ethernet\nautoconnect=false\ninterface-name=eth0\n", disabled.File.Content);
+        // The profile says autoconnect=false already: the one-line edit leaves it exactly as it is.
+        Assert.Equal(text, disabled.File.Content);
+        Assert.False(disabled.Changes);
         Assert.Contains("route4=3.3.3.3/6,0.0.0.0,4\nroute4_options=cwnd=10,mtu=1492,src=1.2.3.4,weight=5\n", disabled.File.Content);
     }
 
