@@ -88,8 +88,9 @@ public abstract class GuestTargetCmdlet : KvmGuestCmdlet
     /// <summary>"web1 on qemu:///system": what ShouldProcess and the messages name.</summary>
     protected static string Describe(GuestEntry guest) => $"{guest.Name} on {guest.Connection.Uri}";
 
-    /// <summary>Writes the guests as they are now, each with Changed (true when this run changed it).</summary>
-    protected void EmitPassThru(IReadOnlyCollection<GuestEntry> guests, IReadOnlySet<GuestEntry> changed)
+    /// <summary>Writes the guests as they are now, each with Changed (true when this run changed it) and what <paramref name="extra"/> adds.</summary>
+    protected void EmitPassThru(IReadOnlyCollection<GuestEntry> guests, IReadOnlySet<GuestEntry> changed,
+        Func<GuestEntry, IEnumerable<PSNoteProperty>>? extra = null)
     {
         if (!PassThru || guests.Count == 0) return;
         var byUuid = guests.ToDictionary(g => (g.Uuid, g.Connection.Uri));
@@ -98,6 +99,7 @@ public abstract class GuestTargetCmdlet : KvmGuestCmdlet
             var entry = byUuid[(guest.Uuid, guest.Uri)];
             var output = PSObject.AsPSObject(guest);
             output.Properties.Add(new PSNoteProperty("Changed", changed.Contains(entry)));
+            foreach (var property in extra?.Invoke(entry) ?? []) output.Properties.Add(property);
             WriteObject(output);
         }
     }

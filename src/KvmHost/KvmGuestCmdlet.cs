@@ -30,12 +30,17 @@ public abstract class KvmGuestCmdlet : KvmCmdlet
     [Parameter(ParameterSetName = GuestParameterSets.ByName)]
     [Parameter(ParameterSetName = GuestParameterSets.ByUuid, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
-    public string? Uri { get; set; }
+    public virtual string? Uri { get; set; }
 
     /// <summary>The URI this record acts through (-Uri, the environment, or the default), checked before libvirt is loaded.</summary>
     protected string TargetUri => LibvirtUri.Resolve(Uri, Environment.GetEnvironmentVariable(LibvirtUri.EnvironmentVariable));
 
     private protected override void Prepare() => _ = TargetUri;
+
+    /// <summary>-WhatIf was given (or $WhatIfPreference is set): a preview, in which New- and Remove-KvmGuest say more than ShouldProcess can.</summary>
+    protected bool WhatIfRequested => MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value)
+        ? ((SwitchParameter)value).IsPresent
+        : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference", false));
 
     protected LibvirtConnection Connect(string uri)
     {

@@ -22,9 +22,9 @@ public enum LibvirtAccess
 /// process runner owns processes: handles are SafeHandles (always freed), each failure is read from
 /// virGetLastError() on the failing thread at once and becomes a KvmHostException with a stable id, every
 /// call that changes something is logged (the cmdlets pass Write-Verbose), and opening can be cancelled.
-/// Part 2 and 3 add their calls here (define/undefine, snapshots, streams), never elsewhere.
+/// Part 2 and 3 add their calls to this class (its other files: LibvirtConnection.*.cs), never elsewhere.
 /// </summary>
-public sealed unsafe class LibvirtConnection : IDisposable
+public sealed unsafe partial class LibvirtConnection : IDisposable
 {
     private readonly ConnectionHandle _handle;
     private readonly Action<string>? _log;

@@ -1,0 +1,208 @@
+using System.Management.Automation;
+using KvmHost.Completion;
+using KvmHost.Core.Guests;
+using KvmHost.Core.Platform;
+
+namespace KvmHost.Commands;
+
+/// <summary>
+/// Creates a guest with virt-install (the procedure's second half) and returns it as Get-KvmGuest would: checked
+/// before anything is made, -WhatIf shows the exact command and the domain XML (virt-install --print-xml --dry-run),
+/// and a run that fails or is stopped with Ctrl+C leaves nothing behind.
+/// </summary>
+[Cmdlet(VerbsCommon.New, "KvmGuest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = IsoPathSet)]
+[OutputType(typeof(KvmGuest))]
+public sealed class NewKvmGuestCommand : KvmGuestCmdlet
+{
+    private const string IsoPathSet = "IsoPath";
+    private const string LocationSet = "Location";
+    private const string ImportDiskSet = "ImportDisk";
+    private const string KernelSet = "Kernel";
+    private const string CloudImageKeySet = "CloudImageSshKey";
+    private const string CloudImageUserDataSet = "CloudImageUserData";
+    private const string Activity = "New-KvmGuest";
+
+    /// <summary>How long a guest virt-install started may take to report Running.</summary>
+    private static readonly TimeSpan RunningWithin = TimeSpan.FromSeconds(60);
+
+    /// <summary>The new guest's name. Only a string binds here, never another object's Name (a bridge binds to -Bridge).</summary>
+    [Parameter(Mandatory = true, Position = 0)]
+    [GuestNameTransformation]
+    public string Name { get; set; } = string.Empty;
+
+    [Parameter]
+    public long MemoryBytes { get; set; } = NewGuestRequest.DefaultMemoryBytes;
+
+    [Parameter]
+    public int ProcessorCount { get; set; } = 1;
+
+    [Parameter]
+    [ArgumentCompleter(typeof(OsVariantCompleter))]
+    public string? OsVariant { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = IsoPathSet)]
+    public string IsoPath { get; set; } = string.Empty;
+
+    [Parameter(Mandatory = true, ParameterSetName = LocationSet)]
+    public string Location { get; set; } = string.Empty;
+
+    [Parameter(ParameterSetName = LocationSet)]
+    [Parameter(ParameterSetName = KernelSet)]
+    public string? KernelArguments { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = ImportDiskSet)]
+    public string ImportDisk { get; set; } = string.Empty;
+
+    [Parameter(Mandatory = true, ParameterSetName = KernelSet)]
+    public string Kernel { get; set; } = string.Empty;
+
+    [Parameter(ParameterSetName = KernelSet)]
+    public string? Initrd { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = CloudImageKeySet)]
+    [Parameter(Mandatory = true, ParameterSetName = CloudImageUserDataSet)]
+    public string CloudImage { get; set; } = string.Empty;
+
+    [Parameter(Mandatory = true, ParameterSetName = CloudImageKeySet)]
+    public string SshPublicKey { get; set; } = string.Empty;
+
+    [Parameter(Mandatory = true, ParameterSetName = CloudImageUserDataSet)]
+    public string UserData { get; set; } = string.Empty;
+
+    [Parameter(ParameterSetName = IsoPathSet)]
+    [Parameter(ParameterSetName = LocationSet)]
+    [Parameter(ParameterSetName = KernelSet)]
+    [Parameter(ParameterSetName = CloudImageKeySet)]
+    [Parameter(ParameterSetName = CloudImageUserDataSet)]
+    public long DiskSizeBytes { get; set; }
+
+    [Parameter(ParameterSetName = IsoPathSet)]
+    [Parameter(ParameterSetName = LocationSet)]
+    [Parameter(ParameterSetName = KernelSet)]
+    [Parameter(ParameterSetName = CloudImageKeySet)]
+    [Parameter(ParameterSetName = CloudImageUserDataSet)]
+    public string? StoragePool { get; set; }
+
+    /// <summary>The host bridge for the guest's network adapter: a name, or the bridge New-HostBridge returns, from the pipeline.</summary>
+    [Parameter(ValueFromPipeline = true)]
+    [BridgeNameTransformation]
+    [ArgumentCompleter(typeof(BridgeNameCompleter))]
+    public string? Bridge { get; set; }
+
+    [Parameter]
+    public string? Network { get; set; }
+
+    [Parameter]
+    public SwitchParameter Uefi { get; set; }
+
+    [Parameter]
+    public SwitchParameter Autostart { get; set; }
+
+    [Parameter(ParameterSetName = ImportDiskSet)]
+    [Parameter(ParameterSetName = KernelSet)]
+    public SwitchParameter NoStart { get; set; }
+
+    [Parameter]
+    public string? Description { get; set; }
+
+    [Parameter]
+    public SwitchParameter AllowEmulation { get; set; }
+
+    /// <summary>The libvirt to create the guest through; default $env:LIBVIRT_DEFAULT_URI, else qemu:///system. In every parameter set here.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public override string? Uri { get; set; }
+
+    /// <summary>How long virt-install may take (an install tree from the network is fetched first).</summary>
+    [Parameter]
+    [ValidateRange(1, 86400)]
+    public int TimeoutSec { get; set; } = 600;
+
+    protected override void ProcessCore()
+    {
+        string uri = TargetUri;
+        GuestName.Validate(Name); // before libvirt is loaded or asked
+        var connection = Connect(uri);
+        var creator = new GuestCreator(connection, Runner, HostRoot.Live, log: WriteVerbose);
+        var plan = creator.Plan(BuildRequest());
+        foreach (string warning in plan.Warnings) WriteWarning(warning);
+
+        var timeout = TimeSpan.FromSeconds(TimeoutSec);
+        string what = $"Create guest '{Name}' on {uri} with: {plan.CommandLine}";
+        if (WhatIfRequested)
+        {
+            string xml = connection.IsReadOnly
+                ? "(The domain XML is not shown: virt-install needs read-write access to libvirt even for --dry-run, and this session has read-only access.)"
+                : creator.Preview(plan, timeout, WriteWarning, Cancellation);
+            ShouldProcess($"{what}{Environment.NewLine}Domain XML (virt-install --print-xml --dry-run):{Environment.NewLine}{xml}", null, null);
+            return;
+        }
+        if (!ShouldProcess(what, $"{what}?", Activity)) return;
+        connection.RequireWritable();
+
+        var creation = creator.Create(plan, timeout, line => WriteProgress(new ProgressRecord(15, Activity, line)), WriteWarning, Cancellation);
+        try
+        {
+            var guest = Catalog(uri, refresh: true).FindByUuid(plan.Uuid) ?? throw new KvmHostException(ErrorIds.GuestCreateFailed, FailureKind.InvalidOperation,
+                $"virt-install reported success, but libvirt at {uri} has no guest '{Name}' afterwards.", Name, "Read virt-install's log (~/.cache/virt-manager/virt-install.log).");
+            if (!NoStart)
+            {
+                var outcome = GuestWaiter.Wait([guest], GuestWaitCondition.Running, RunningWithin, Activity, ShowProgress, Cancellation)[0];
+                EndProgress(Activity);
+                if (!outcome.Reached)
+                    throw outcome.Failure ?? new KvmHostException(ErrorIds.GuestStartFailed, FailureKind.InvalidOperation,
+                        $"Guest '{Name}' was created but is {outcome.LastState} after {RunningWithin.TotalSeconds:0} s; it was removed again.", Name,
+                        $"Read the guest's log (/var/log/libvirt/qemu/{Name}.log on its host) and its serial log ({VirtInstallCommand.SerialLogPath(Name)}).");
+            }
+            WriteObject(Read([guest])[0]);
+        }
+        catch (Exception e) when (e is KvmHostException or OperationCanceledException or PipelineStoppedException)
+        {
+            foreach (string problem in creation.RollBack()) WriteWarning($"Removing what New-KvmGuest made: {problem}");
+            throw;
+        }
+    }
+
+    private NewGuestRequest BuildRequest()
+    {
+        var bound = MyInvocation.BoundParameters;
+        var source = ParameterSetName switch
+        {
+            LocationSet => GuestInstallSource.Location,
+            ImportDiskSet => GuestInstallSource.ImportDisk,
+            KernelSet => GuestInstallSource.Kernel,
+            CloudImageKeySet or CloudImageUserDataSet => GuestInstallSource.CloudImage,
+            _ => GuestInstallSource.IsoPath,
+        };
+        return new NewGuestRequest
+        {
+            Name = Name,
+            Source = source,
+            MemoryBytes = MemoryBytes,
+            ProcessorCount = ProcessorCount,
+            OsVariant = OsVariant,
+            IsoPath = PathOf(nameof(IsoPath), IsoPath),
+            Location = bound.ContainsKey(nameof(Location)) ? (VirtInstallCommand.IsUrl(Location) ? Location : PathOf(nameof(Location), Location)) : null,
+            ImportDisk = PathOf(nameof(ImportDisk), ImportDisk),
+            Kernel = PathOf(nameof(Kernel), Kernel),
+            Initrd = PathOf(nameof(Initrd), Initrd),
+            KernelArguments = KernelArguments,
+            CloudImage = PathOf(nameof(CloudImage), CloudImage),
+            SshPublicKey = PathOf(nameof(SshPublicKey), SshPublicKey),
+            UserData = PathOf(nameof(UserData), UserData),
+            DiskSizeBytes = bound.ContainsKey(nameof(DiskSizeBytes)) ? DiskSizeBytes : null,
+            StoragePool = StoragePool,
+            Bridge = Bridge,
+            Network = Network,
+            Uefi = Uefi,
+            Autostart = Autostart,
+            NoStart = NoStart,
+            Description = Description,
+            AllowEmulation = AllowEmulation,
+        };
+    }
+
+    /// <summary>A path parameter as given, relative to PowerShell's current folder (not the process's), ~ expanded; null when not given.</summary>
+    private string? PathOf(string parameter, string? path) =>
+        MyInvocation.BoundParameters.ContainsKey(parameter) && !string.IsNullOrEmpty(path) ? GetUnresolvedProviderPathFromPSPath(path) : null;
+}
