@@ -7,6 +7,9 @@ namespace KvmHost.Core.Guests;
 /// <summary>What a libvirt host's capabilities say about acceleration: its CPU's architecture and features, and the domain types it offers.</summary>
 internal sealed record HypervisorCapabilities(string? HostArchitecture, IReadOnlySet<string> HostCpuFeatures, IReadOnlySet<string> DomainTypes)
 {
+    /// <summary>The host's &lt;cpu&gt; element, for libvirt to expand its model into every feature (see LibvirtConnection.ExpandCpuFeatures).</summary>
+    public string? HostCpuXml { get; init; }
+
     public bool OffersKvm => DomainTypes.Contains("kvm");
 
     /// <summary>Reads virConnectGetCapabilities' XML: the host CPU, and the domain types of hvm guests of the host's architecture.</summary>
@@ -37,7 +40,7 @@ internal sealed record HypervisorCapabilities(string? HostArchitecture, IReadOnl
                     if (domain.GetAttribute("type") is { Length: > 0 } type) types.Add(type);
             }
         }
-        return new HypervisorCapabilities(arch, features, types);
+        return new HypervisorCapabilities(arch, features, types) { HostCpuXml = document.SelectSingleNode("/capabilities/host/cpu")?.OuterXml };
     }
 }
 
@@ -49,7 +52,8 @@ public sealed record AccelerationChoice(string VirtType, bool Emulated, string? 
 /// whenever libvirt offers it: on a PVM host (/dev/kvm there, kvm_pvm loaded, no vmx/svm) libvirt offers kvm, and an
 /// ordinary guest then aborts at start or "runs" without ever printing a line. The truth for this machine is
 /// Test-KvmCpuSupport's verdict (<see cref="KvmCpuProbe"/>); for another host (a remote URI) the same evidence as
-/// libvirt reports it: kvm offered and, on x86, the vmx/svm flag on the host CPU. KVM is used only where both the
+/// libvirt reports it: kvm offered and, on x86, the vmx/svm flag on the host CPU (its model expanded into all its
+/// features by libvirt, since capabilities list only the features beyond the model). KVM is used only where both the
 /// hardware and the target libvirt can give it. Otherwise the guest is refused unless the admin allowed
 /// emulation: TCG is 10-50x slower, which an unattended script must not get by surprise.
 /// </summary>

@@ -94,8 +94,10 @@ public sealed class GuestCreator
         CheckBridge(request);
 
         KvmCpuSupport? verdict = _local ? KvmCpuProbe.Probe(_localRoot) : null;
-        var acceleration = GuestAcceleration.Decide(request.Name, _connection.Uri, verdict,
-            HypervisorCapabilities.Parse(_connection.GetCapabilities()), request.AllowEmulation);
+        var capabilities = HypervisorCapabilities.Parse(_connection.GetCapabilities());
+        if (!_local && capabilities.HostCpuXml is { } cpu && _connection.ExpandCpuFeatures(cpu) is { } expanded)
+            capabilities = capabilities with { HostCpuFeatures = expanded.Union(capabilities.HostCpuFeatures).ToHashSet(StringComparer.Ordinal) };
+        var acceleration = GuestAcceleration.Decide(request.Name, _connection.Uri, verdict, capabilities, request.AllowEmulation);
         if (acceleration.Warning is not null) warnings.Add(acceleration.Warning);
 
         var uuid = Guid.NewGuid();
@@ -404,7 +406,11 @@ public sealed class GuestCreation
             if (domain is null || LibvirtConnection.UuidOf(domain) != Plan.Uuid) return;
             var (state, _) = _connection.GetState(domain);
             if (GuestStateReasons.IsActive(state)) _connection.Destroy(domain);
-            if (_connection.IsPersistent(domain)) _connection.Undefine(domain, UndefineManagedSave | UndefineSnapshotsMetadata | UndefineNvram);
+            if (!_connection.IsPersistent(domain)) return; // a transient guest went with its power
+            // Only the flags this guest needs, as Remove-KvmGuest does: a driver may lack one it does not need.
+            uint flags = (_connection.HasManagedSave(domain) ? UndefineManagedSave : 0)
+                | (DiskReferences.IsUefi(_connection.GetXml(domain, inactive: true)) ? UndefineNvram : 0);
+            _connection.Undefine(domain, flags);
         });
         string pool = Plan.Request.StoragePool ?? "default";
         Try($"list the volumes of pool '{pool}'", () =>

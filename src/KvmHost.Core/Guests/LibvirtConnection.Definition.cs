@@ -38,6 +38,41 @@ public sealed unsafe partial class LibvirtConnection
     /// <summary>The host's capabilities XML (virConnectGetCapabilities): its CPU and the guest types its hypervisor offers.</summary>
     internal string GetCapabilities() => TakeString(virConnectGetCapabilities(_handle)) ?? throw Failure("virConnectGetCapabilities", null);
 
+    /// <summary>
+    /// Every feature of a host CPU as libvirt describes it (&lt;cpu&gt; of the capabilities): capabilities list only the
+    /// features beyond the named model (an Opteron_G4 has svm without listing it), so the model is expanded through
+    /// libvirt's own CPU map (virConnectBaselineCPU with EXPAND_FEATURES). Null when the driver cannot expand.
+    /// </summary>
+    internal IReadOnlySet<string>? ExpandCpuFeatures(string cpuXml)
+    {
+        IntPtr text = Marshal.StringToCoTaskMemUTF8(cpuXml);
+        try
+        {
+            IntPtr* list = stackalloc IntPtr[1];
+            list[0] = text;
+            string? expanded = TakeString(virConnectBaselineCPU(_handle, list, 1, BaselineExpandFeatures));
+            if (expanded is null)
+            {
+                Log($"libvirt: cannot expand the host CPU's model into its features: {TakeLastError().Message}");
+                return null;
+            }
+            var document = new XmlDocument { XmlResolver = null };
+            using var reader = XmlReader.Create(new StringReader(expanded), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null });
+            document.Load(reader);
+            return document.SelectNodes("/cpu/feature")!.OfType<XmlElement>()
+                .Where(f => f.GetAttribute("policy") is "" or "require" or "force")
+                .Select(f => f.GetAttribute("name")).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
+        }
+        catch (XmlException)
+        {
+            return null;
+        }
+        finally
+        {
+            Marshal.FreeCoTaskMem(text);
+        }
+    }
+
     // ---- networks -------------------------------------------------------------------------------------------
 
     /// <summary>Whether a libvirt network is active; null when there is none of that name.</summary>

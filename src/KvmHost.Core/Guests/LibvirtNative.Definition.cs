@@ -47,6 +47,13 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library)]
     internal static partial IntPtr virConnectGetCapabilities(ConnectionHandle connection);
 
+    /// <summary>VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES: list the features a named CPU model implies, not only the extra ones.</summary>
+    internal const uint BaselineExpandFeatures = 1;
+
+    /// <summary>Returns a string the caller frees.</summary>
+    [LibraryImport(Library)]
+    internal static partial IntPtr virConnectBaselineCPU(ConnectionHandle connection, IntPtr* xmlCpus, uint count, uint flags);
+
     // ---- networks ----------------------------------------------------------------------------------------
 
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
