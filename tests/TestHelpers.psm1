@@ -124,4 +124,16 @@ function New-UnprivilegedPwsh {
     }
 }
 
+function Get-KvmHostWhatIfText {
+    <#
+    .SYNOPSIS
+        What a command prints with -WhatIf, as one line of text: "What if:" goes to the host, not to a stream, so
+        the command runs in a child pwsh and its standard output is read (plain text, white space collapsed).
+    #>
+    param([Parameter(Mandatory)] [string] $Command)
+    $pwsh = @(Get-PwshInvocation)
+    $script = "`$PSStyle.OutputRendering = 'PlainText'; Import-Module '$(Get-KvmHostModulePath)'; $Command"
+    (& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script 2>&1 | Out-String) -replace '\s+', ' '
+}
+
 Export-ModuleMember -Function *

@@ -45,8 +45,23 @@ public abstract class KvmGuestCmdlet : KvmCmdlet
     protected LibvirtConnection Connect(string uri)
     {
         if (!_connections.TryGetValue(uri, out var connection))
-            _connections[uri] = connection = LibvirtConnection.Open(uri, LibvirtAccess.PreferReadWrite, Cancellation, WriteVerbose);
+            _connections[uri] = connection = LibvirtConnection.Open(uri, LibvirtAccess.PreferReadWrite, Cancellation, VerboseWhileRunning);
         return connection;
+    }
+
+    /// <summary>
+    /// Write-Verbose for logs that run during cleanup too: while the pipeline stops (Ctrl+C) writing throws, and a log
+    /// line must never cut short the undoing of a half-made guest. The line is dropped then.
+    /// </summary>
+    protected void VerboseWhileRunning(string line)
+    {
+        try
+        {
+            WriteVerbose(line);
+        }
+        catch (PipelineStoppedException)
+        {
+        }
     }
 
     /// <summary>The guests on <paramref name="uri"/>, listed once per pipeline; <paramref name="refresh"/> lists again (a guest defined meanwhile).</summary>

@@ -437,6 +437,101 @@ function Send-LabGuestConsole {
     $null = Invoke-HarnessProcess bash $script:LabScript, 'console', $Lab.Name, $Name, $Text -TimeoutSec 60
 }
 
+function Get-GuestLabMedia {
+    <#
+    .SYNOPSIS
+        The tiny guest's kernel and initramfs at a path that is the same on the machine and in the lab
+        (under the lab's folder in /tmp, which the lab shares), for tools that check a path where they run
+        and hand it to libvirt, which opens it in the lab (virt-install, New-KvmGuest). Returns Folder,
+        Kernel, Initrd. The folder goes with the lab.
+    #>
+    [OutputType([pscustomobject])]
+    param([Parameter(Mandatory, Position = 0)] [pscustomobject] $Lab)
+    $folder = Join-Path $Lab.Directory 'media'
+    $null = New-Item -ItemType Directory -Path $folder -Force
+    # libvirt-qemu must reach the files (libvirt's DAC driver gives it each file while the guest runs).
+    [IO.File]::SetUnixFileMode($folder, [IO.UnixFileMode] 0x1ED) # 0755
+    $boot = Join-Path $Lab.Directory 'var-lib-libvirt/boot'
+    foreach ($file in @{ vmlinuz = 'tiny-vmlinuz'; 'initrd.gz' = 'tiny-initrd.gz' }.GetEnumerator()) {
+        [IO.File]::Copy((Join-Path $boot $file.Value), (Join-Path $folder $file.Key), $true)
+    }
+    [pscustomobject]@{ Folder = $folder; Kernel = Join-Path $folder 'vmlinuz'; Initrd = Join-Path $folder 'initrd.gz' }
+}
+
+function Get-GuestLabInventory {
+    <#
+    .SYNOPSIS
+        What the lab's libvirt holds, to compare before and after a step that must leave nothing behind:
+        Guests (names), Volumes (of the default pool), Pools (names), Files (under the lab's images, nvram,
+        save and snapshot folders, as paths in the lab) and Processes (QEMU processes, by guest name).
+    #>
+    [OutputType([pscustomobject])]
+    param([Parameter(Mandatory, Position = 0)] [pscustomobject] $Lab)
+    $lines = { param($arguments) @((Invoke-GuestLabVirsh $Lab $arguments).Output | Where-Object { $_ } | ForEach-Object { $_.Trim() } | Sort-Object) }
+    $files = foreach ($folder in 'images', 'qemu/nvram', 'qemu/save', 'qemu/snapshot', 'boot') {
+        $hostFolder = Join-Path $Lab.Directory "var-lib-libvirt/$folder"
+        if (Test-Path -LiteralPath $hostFolder) {
+            Get-ChildItem -LiteralPath $hostFolder -Recurse -Force -File | ForEach-Object { "/var/lib/libvirt/$folder/" + [IO.Path]::GetRelativePath($hostFolder, $_.FullName) }
+        }
+    }
+    $processes = @(Get-ChildItem /proc -Directory -ErrorAction Ignore | Where-Object Name -match '^\d+$' | ForEach-Object {
+        $cmdline = try { [IO.File]::ReadAllText("$($_.FullName)/cmdline") } catch { '' }
+        # A QEMU process of this lab: its pid namespace is the lab's.
+        if ($cmdline -match 'qemu-system' -and $cmdline -match 'guest=([^,\x00]+)') {
+            $guest = $Matches[1]
+            $ns = try { (Get-Item "$($_.FullName)/ns/pid" -Force).LinkTarget } catch { '' }
+            if ($ns -eq "pid:[$($Lab.PidNamespace)]") { $guest }
+        }
+    } | Sort-Object)
+    [pscustomobject]@{
+        Guests    = & $lines @('list', '--all', '--name')
+        Volumes   = @(& $lines @('vol-list', 'default') | ForEach-Object { ($_ -split '\s+')[0] })
+        Pools     = & $lines @('pool-list', '--all', '--name')
+        Files     = @($files | Sort-Object)
+        Processes = $processes
+    }
+}
+
+function Invoke-GuestLabPwsh {
+    <#
+    .SYNOPSIS
+        Runs a PowerShell script in a child pwsh inside the lab (qemu:///system is the lab's daemon, and
+        `ip` sees the lab's network) with a module imported, and returns what the script output
+        (Output, through JSON) and what it raised: ErrorIds (FullyQualifiedErrorId of each error, the
+        terminating one last), Warnings (their messages).
+    .EXAMPLE
+        (Invoke-GuestLabPwsh $lab -ModulePath $module -Script 'Get-KvmGuest | ForEach-Object Name').Output
+    #>
+    [OutputType([pscustomobject])]
+    param(
+        [Parameter(Mandatory, Position = 0)] [pscustomobject] $Lab,
+        [Parameter(Mandatory)] [string] $ModulePath,
+        [Parameter(Mandatory)] [string] $Script,
+        [ValidateRange(1, 3600)] [int] $TimeoutSec = 300
+    )
+    $file = Join-Path $Lab.Directory ("script-" + [guid]::NewGuid().ToString('N') + '.ps1')
+    [IO.File]::WriteAllText($file, @"
+`$ProgressPreference = 'SilentlyContinue'
+Import-Module '$ModulePath'
+`$all = [System.Collections.Generic.List[object]]::new()
+try { & { $Script } 2>&1 3>&1 | ForEach-Object { `$all.Add(`$_) } } catch { `$all.Add(`$_) }
+`$result = @{
+    ErrorIds = @(`$all | Where-Object { `$_ -is [System.Management.Automation.ErrorRecord] } | ForEach-Object FullyQualifiedErrorId)
+    Warnings = @(`$all | Where-Object { `$_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object Message)
+    Output   = @(`$all | Where-Object { `$_ -isnot [System.Management.Automation.ErrorRecord] -and `$_ -isnot [System.Management.Automation.WarningRecord] })
+}
+'@@JSON@@' + (`$result | ConvertTo-Json -Depth 6 -Compress)
+"@)
+    try {
+        $run = Invoke-InGuestLab $Lab -Command (@(Get-HarnessPwshCommand) + '-NoProfile', '-NonInteractive', '-File', $file) `
+            -Environment @{ LIBVIRT_DEFAULT_URI = $null; NO_COLOR = '1' } -TimeoutSec $TimeoutSec -AllowFailure
+        $line = $run.Output | Where-Object { $_.StartsWith('@@JSON@@') } | Select-Object -Last 1
+        if (-not $line) { throw "no result from the pwsh in lab '$($Lab.Name)' (exit $($run.ExitCode)): $($run.StdOut) $($run.StdErr)" }
+        $line.Substring(8) | ConvertFrom-Json
+    }
+    finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
+}
+
 $ExecutionContext.SessionState.Module.OnRemove = {
     foreach ($name in @($script:Started)) {
         try { Stop-GuestLab -Name $name } catch { Write-Warning "$_" }
@@ -445,4 +540,4 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 
 Export-ModuleMember -Function Test-GuestLabSupported, Get-TinyGuestImage, Start-GuestLab, Add-GuestLabNetwork, Stop-GuestLab,
     Invoke-InGuestLab, Invoke-GuestLabVirsh, New-LabGuestXml, New-LabGuest, Get-LabGuestConsole,
-    Wait-LabGuestConsole, Send-LabGuestConsole
+    Wait-LabGuestConsole, Send-LabGuestConsole, Get-GuestLabMedia, Get-GuestLabInventory, Invoke-GuestLabPwsh

@@ -23,7 +23,7 @@ set -euo pipefail
 SELF=$(readlink -f -- "${BASH_SOURCE[0]}")
 readonly SELF
 # The kernel's module names the guest loads; their dependencies are added from the .ko files.
-readonly WANTED_MODULES=(button evdev virtio_pci virtio_blk virtio_net)
+readonly WANTED_MODULES=(button evdev virtio_pci virtio_blk virtio_net virtio_balloon)
 
 die() { echo "tiny-guest.sh: $*" >&2; exit 1; }
 

@@ -306,8 +306,9 @@ public sealed class GuestCreator
             creation.ForgetNewPools();
             return creation;
         }
-        catch (Exception e) when (e is KvmHostException or OperationCanceledException)
+        catch
         {
+            // Whatever ends the run early (a failure, Ctrl+C, the caller's pipeline stopping under a callback) undoes it.
             creation.RollBack();
             throw;
         }

@@ -66,6 +66,9 @@ public sealed record GuestSettingStep(GuestSettingKind Kind, string Description,
 /// <summary>The changes for one guest, and what will still wait for its next boot afterwards.</summary>
 public sealed record GuestSettingsPlan(string Guest, IReadOnlyList<GuestSettingStep> Steps, IReadOnlyList<string> Pending)
 {
+    /// <summary>What -Verbose should say besides the steps (a running guest still catching up with its definition).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     public bool Changes => Steps.Count > 0;
 
     /// <summary>One line for ShouldProcess and -Verbose.</summary>
@@ -87,6 +90,7 @@ public static class GuestSettingsPlanner
         Validate(s, r, hostMemoryBytes);
         var steps = new List<GuestSettingStep>();
         var pending = new List<string>();
+        var notes = new List<string>();
         string g = s.Name;
 
         // Memory, in KiB as libvirt keeps it. The maximum first: raising it is what lets the current value go up.
@@ -100,13 +104,17 @@ public static class GuestSettingsPlanner
         long effectiveMax = wantMax ?? s.MaximumMemoryKiB;
         if (r.MemoryBytes is { } memory)
         {
+            // The running guest's memory is what its balloon driver has given back or taken, not the target libvirt was
+            // asked for: it may lag behind, or never move without a driver. So the running guest is asked only together
+            // with a change of the definition; a guest whose definition has the value already is left to its balloon.
             long want = memory / 1024;
             bool config = want != Math.Min(s.MemoryKiB, effectiveMax);
-            bool liveDiffers = s.Active && s.LiveMemoryKiB != want;
-            bool live = liveDiffers && want <= (s.LiveMaximumMemoryKiB ?? 0);
-            if (liveDiffers && !live)
+            bool live = config && s.Active && s.LiveMemoryKiB != want && want <= (s.LiveMaximumMemoryKiB ?? 0);
+            if (config && s.Active && s.LiveMemoryKiB != want && !live)
                 pending.Add($"memory {MiB(want)} MiB (above the {MiB(s.LiveMaximumMemoryKiB ?? 0)} MiB the running guest booted with as its maximum)");
-            if (config || live)
+            if (!config && s.Active && s.LiveMemoryKiB != want)
+                notes.Add($"'{g}' is defined with {MiB(want)} MiB already; the running guest has {MiB(s.LiveMemoryKiB ?? 0)} MiB until its balloon driver follows or it boots again.");
+            if (config)
                 steps.Add(new(GuestSettingKind.Memory, $"Set the memory of '{g}' to {MiB(want)} MiB{Where(config, live)}.", config, live, want));
         }
 
@@ -139,7 +147,7 @@ public static class GuestSettingsPlanner
         if (r.NewName is { } newName && newName != s.Name)
             steps.Add(new(GuestSettingKind.Name, $"Rename '{g}' to '{newName}'.", Config: true, Live: false, Text: newName));
 
-        return new GuestSettingsPlan(g, steps, pending);
+        return new GuestSettingsPlan(g, steps, pending) { Notes = notes };
     }
 
     private static void Validate(GuestSettingsState s, GuestSettingsRequest r, long hostMemoryBytes)

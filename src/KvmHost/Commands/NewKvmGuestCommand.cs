@@ -123,7 +123,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
         string uri = TargetUri;
         GuestName.Validate(Name); // before libvirt is loaded or asked
         var connection = Connect(uri);
-        var creator = new GuestCreator(connection, Runner, HostRoot.Live, log: WriteVerbose);
+        var creator = new GuestCreator(connection, Runner, HostRoot.Live, log: VerboseWhileRunning);
         var plan = creator.Plan(BuildRequest());
         foreach (string warning in plan.Warnings) WriteWarning(warning);
 
@@ -140,7 +140,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
         if (!ShouldProcess(what, $"{what}?", Activity)) return;
         connection.RequireWritable();
 
-        var creation = creator.Create(plan, timeout, line => WriteProgress(new ProgressRecord(15, Activity, line)), WriteWarning, Cancellation);
+        var creation = creator.Create(plan, timeout, ShowVirtInstallLine, WriteWarning, Cancellation);
         try
         {
             var guest = Catalog(uri, refresh: true).FindByUuid(plan.Uuid) ?? throw new KvmHostException(ErrorIds.GuestCreateFailed, FailureKind.InvalidOperation,
@@ -160,6 +160,21 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
         {
             foreach (string problem in creation.RollBack()) WriteWarning($"Removing what New-KvmGuest made: {problem}");
             throw;
+        }
+    }
+
+    /// <summary>
+    /// virt-install's progress lines. While the pipeline stops, writing throws; the line is dropped instead, so the runner
+    /// goes on to see the cancellation and interrupts virt-install gently (it then deletes the disk it allocated).
+    /// </summary>
+    private void ShowVirtInstallLine(string line)
+    {
+        try
+        {
+            WriteProgress(new ProgressRecord(15, Activity, line));
+        }
+        catch (PipelineStoppedException)
+        {
         }
     }
 

@@ -85,6 +85,7 @@ public sealed class SetKvmGuestCommand : GuestTargetCmdlet
             }
             var state = GuestSettingsState.Read(guest);
             var plan = GuestSettingsPlanner.Plan(state, request, HostMemory(guest.Connection));
+            foreach (string note in plan.Notes) WriteVerbose(note);
             if (request.NewName is { } newName && newName != guest.Name && Catalog(guest.Connection.Uri, refresh: true).FindByName(newName) is not null)
                 throw new KvmHostException(ErrorIds.GuestExists, FailureKind.ResourceBusy,
                     $"'{guest.Name}' cannot be renamed: a guest named '{newName}' already exists on {guest.Connection.Uri}. Nothing was changed.", newName,

@@ -75,10 +75,15 @@ public sealed class GuestSettingsPlannerTests
     }
 
     [Fact]
-    public void A_definition_already_changed_leaves_only_the_running_guest_to_catch_up()
+    public void A_running_guest_whose_balloon_has_not_followed_its_definition_yet_is_not_asked_again()
     {
-        var state = Running() with { MemoryKiB = 1536 << 10 };
-        var step = Assert.Single(Plan(state, new() { MemoryBytes = 1536L << 20 }).Steps);
+        // Idempotence: the live value is what the balloon driver did, and asking again changes nothing.
+        var plan = Plan(Running() with { MemoryKiB = 1536 << 10 }, new() { MemoryBytes = 1536L << 20 });
+        Assert.False(plan.Changes);
+        Assert.Contains("until its balloon driver follows", Assert.Single(plan.Notes));
+
+        // vCPUs, in contrast, are plugged in by the hypervisor: a running guest behind its definition catches up.
+        var step = Assert.Single(Plan(Running() with { Processors = 2 }, new() { ProcessorCount = 2 }).Steps);
         Assert.Equal((false, true), (step.Config, step.Live));
     }
 

@@ -1,0 +1,343 @@
+<#
+    New-KvmGuest against real virt-install (Debian's virtinst) and a real libvirtd with QEMU under TCG, in one
+    throw-away guest lab: the tiny guest booted from its kernel, an imported disk, cloud-init (its NoCloud ISO read
+    back from the running QEMU), a bridge piped in, -WhatIf, Ctrl+C and every refusal, each checked to leave nothing
+    behind (no guest, no volume, no storage pool, no file, no QEMU process). virt-install runs on this machine
+    against the lab's socket, or inside the lab where a step needs the lab's network or folders.
+#>
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/GuestLab.psm1') -Force
+    $noLab = Test-GuestLabSupported
+    if (-not $noLab -and -not (Get-Command virt-install, xorriso -CommandType Application -ErrorAction Ignore)) {
+        $noLab = 'New-KvmGuest needs virt-install and xorriso (Debian packages virtinst, xorriso), which are not on PATH'
+    }
+}
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Get-KvmHostModulePath) -Force
+    Import-Module (Join-Path $PSScriptRoot 'harness/Harness.psm1'), (Join-Path $PSScriptRoot 'harness/GuestLab.psm1') -Force
+
+    $ready = '^KVMHOST-GUEST-READY '
+
+    # Refused runs must leave the lab exactly as it was.
+    function Assert-NothingLeft($Before, [string] $Because) {
+        $after = Get-GuestLabInventory $lab
+        foreach ($part in 'Guests', 'Volumes', 'Pools', 'Files', 'Processes') {
+            @($after.$part) | Should -Be @($Before.$part) -Because "$Because (lab's $part)"
+        }
+    }
+
+    function Get-Refusal([scriptblock] $Command) {
+        try { & $Command; $null } catch { $_ }
+    }
+}
+
+Describe "New-KvmGuest on real virt-install, libvirtd and QEMU (TCG)$(if ($noLab) { " (skipped: $noLab)" })" -Tag 'Root', 'GuestLab' -Skip:([bool] $noLab) {
+    BeforeAll {
+        $lab = Start-GuestLab
+        $uri = $lab.Uri
+        $media = Get-GuestLabMedia $lab
+        $module = Get-KvmHostModulePath
+        # virt-install writes its log to $XDG_CACHE_HOME/virt-manager: here, not in root's home.
+        $savedCache = $env:XDG_CACHE_HOME
+        $env:XDG_CACHE_HOME = Join-Path $lab.Directory 'cache'
+        $kernel = @{ Kernel = $media.Kernel; Initrd = $media.Initrd; MemoryBytes = 256MB; AllowEmulation = $true; Network = 'none' }
+        function Kernel([string] $Name) { $kernel + @{ Name = $Name; KernelArguments = "console=ttyS0 panic=-1 kvmhost.name=$Name" } }
+    }
+    AfterAll {
+        $env:XDG_CACHE_HOME = $savedCache
+        if ($lab) { Stop-GuestLab $lab }
+    }
+
+    Context 'creating' {
+        It 'boots the tiny guest from its kernel with a new pool volume, and returns it running as Get-KvmGuest would' {
+            $before = Get-GuestLabInventory $lab
+            $description = "web <tier> & 'db' `"2`""
+            $k = Kernel new-kernel
+            $guest = New-KvmGuest -Uri $uri @k -DiskSizeBytes 16MB -Description $description -WarningVariable warned 3>$null
+            $guest | Should -BeOfType ([KvmHost.Core.Guests.KvmGuest])
+            ($guest.Name, $guest.State, $guest.ProcessorCount, $guest.MemoryBytes) | Should -Be @('new-kernel', 'Running', 1, 256MB)
+            $guest.OsVariant | Should -Match '^linux20\d\d$' -Because 'without -OsVariant a kernel boot gets the newest generic Linux'
+            $guest.Description | Should -Be $description
+            $disk = $guest.Disks | Where-Object Device -eq 'disk'
+            ($disk.Source, $disk.Format, $disk.CapacityBytes) | Should -Be @('/var/lib/libvirt/images/new-kernel.qcow2', 'qcow2', 16MB)
+            Wait-LabGuestConsole -Lab $lab -Name new-kernel -Pattern $ready | Should -Be 'KVMHOST-GUEST-READY new-kernel'
+
+            $xml = [xml] (Invoke-GuestLabVirsh $lab 'dumpxml', 'new-kernel', '--inactive').StdOut
+            $xml.domain.type | Should -Be 'qemu' -Because 'this machine cannot run an ordinary guest with KVM'
+            $xml.domain.description | Should -Be $description
+            $raw = (Invoke-GuestLabVirsh $lab 'dumpxml', 'new-kernel').StdOut
+            $raw | Should -Match '<description>web &lt;tier&gt; &amp; ' -Because 'the description is escaped, not injected'
+            $raw | Should -Not -Match '<tier>'
+            @($warned.Message) -match 'runs under TCG' | Should -Not -BeNullOrEmpty
+            $after = Get-GuestLabInventory $lab
+            @($after.Pools) | Should -Be @($before.Pools) -Because 'the pool virt-install made for the kernel''s folder is gone again'
+            @($after.Volumes) | Should -Be (@($before.Volumes) + 'new-kernel.qcow2' | Sort-Object)
+            Test-Path -LiteralPath $media.Kernel | Should -BeTrue -Because 'the kernel file itself stays'
+        }
+
+        It 'defines an imported disk without starting it, with autostart, and leaves the disk''s folder out of any pool' {
+            $folder = Join-Path $lab.Directory 'brought'
+            $null = New-Item -ItemType Directory -Path $folder
+            $disk = Join-Path $folder 'golden.qcow2'
+            $null = Invoke-HarnessProcess qemu-img 'create', '-f', 'qcow2', $disk, '32M'
+            $poolsBefore = (Get-GuestLabInventory $lab).Pools
+            $guest = New-KvmGuest -Uri $uri -Name new-import -ImportDisk $disk -NoStart -Autostart -MemoryBytes 256MB -Network none -AllowEmulation 3>$null
+            ($guest.State, $guest.Autostart) | Should -Be @('ShutOff', $true)
+            ($guest.Disks | Where-Object Device -eq 'disk').Source | Should -Be $disk
+            (Get-GuestLabInventory $lab).Pools | Should -Be $poolsBefore
+            (Invoke-GuestLabVirsh $lab 'vol-path', $disk -AllowFailure).ExitCode | Should -Not -Be 0 -Because 'the disk is in no storage pool'
+        }
+
+        It 'takes a relative path from PowerShell''s current folder, not the process''s' {
+            Push-Location $media.Folder
+            try {
+                $guest = New-KvmGuest -Uri $uri -Name new-relative -Kernel ./vmlinuz -NoStart -MemoryBytes 256MB -Network none -AllowEmulation 3>$null
+            } finally { Pop-Location }
+            ([xml] (Invoke-GuestLabVirsh $lab 'dumpxml', 'new-relative').StdOut).domain.os.kernel | Should -Be $media.Kernel
+            $guest.State | Should -Be 'ShutOff'
+        }
+
+        It 'shows the exact virt-install command and the domain XML with -WhatIf, and creates nothing' {
+            $before = Get-GuestLabInventory $lab
+            $text = Get-KvmHostWhatIfText "New-KvmGuest -Uri '$uri' -Name new-whatif -Kernel '$($media.Kernel)' -DiskSizeBytes 16MB -MemoryBytes 256MB -Network none -AllowEmulation -WhatIf -WarningAction SilentlyContinue"
+            $text | Should -Match ([regex]::Escape("What if: Create guest 'new-whatif' on $uri with: virt-install --connect '$uri' --name new-whatif --uuid "))
+            $text | Should -Match '--virt-type qemu --import --boot ''kernel="[^"]+/vmlinuz"'' --disk size=0\.015625,format=qcow2 --network none --graphics none'
+            $text | Should -Match 'Domain XML \(virt-install --print-xml --dry-run\): <domain type="qemu"> <name>new-whatif</name>'
+            $text | Should -Match '<source file="/var/lib/libvirt/images/new-whatif\.qcow2"/>'
+            Assert-NothingLeft $before 'a preview allocates no disk and defines nothing'
+        }
+
+        It 'puts the guest on a bridge piped in from Get-HostBridge, inside the lab where the bridge is' {
+            $null = Invoke-InGuestLab $lab -Command ip, link, add, brlab0, type, bridge
+            $null = Invoke-InGuestLab $lab -Command ip, link, set, brlab0, up
+            $k = Kernel new-bridged
+            $run = Invoke-GuestLabPwsh $lab -ModulePath $module -Script @"
+Get-HostBridge brlab0 | New-KvmGuest -Name new-bridged -Kernel '$($k.Kernel)' -Initrd '$($k.Initrd)' -KernelArguments '$($k.KernelArguments)' -MemoryBytes 256MB -AllowEmulation |
+    ForEach-Object { [pscustomobject]@{ Name = `$_.Name; State = "`$(`$_.State)"; Bridge = `$_.NetworkAdapters[0].Bridge; Device = `$_.NetworkAdapters[0].Device } }
+"@
+            $run.ErrorIds | Should -BeNullOrEmpty
+            ($run.Output[0].Name, $run.Output[0].State, $run.Output[0].Bridge) | Should -Be @('new-bridged', 'Running', 'brlab0')
+            (Invoke-InGuestLab $lab -Command ip, -o, link, show, master, brlab0).StdOut | Should -Match ([regex]::Escape($run.Output[0].Device)) -Because 'QEMU''s tap is a port of the bridge'
+        }
+    }
+
+    Context 'cloud-init' {
+        BeforeAll {
+            $image = Join-Path $lab.Directory 'cloud.qcow2'
+            $null = Invoke-HarnessProcess qemu-img 'create', '-f', 'qcow2', $image, '64M'
+            $key = Join-Path $lab.Directory 'id_ed25519'
+            $null = Invoke-HarnessProcess ssh-keygen '-q', '-t', 'ed25519', '-N', '', '-C', 'admin@kvmhost-test', '-f', $key
+
+            function Read-CloudInitIso([string] $Guest, [string] $File) {
+                # virt-install deletes the ISO once QEMU has it open: read it through QEMU's file descriptor.
+                $qemu = Get-ChildItem /proc -Directory | Where-Object Name -match '^\d+$' | Where-Object {
+                    $(try { [IO.File]::ReadAllText("$($_.FullName)/cmdline") } catch { '' }) -match "guest=$Guest,"
+                } | Select-Object -First 1
+                $qemu | Should -Not -BeNullOrEmpty -Because "QEMU runs $Guest"
+                $fd = Get-ChildItem "$($qemu.FullName)/fd" | Where-Object { $_.LinkTarget -match 'virtinst-.*cloudinit\.iso \(deleted\)$' } | Select-Object -First 1
+                $fd | Should -Not -BeNullOrEmpty -Because 'QEMU holds the NoCloud ISO virt-install made'
+                $copy = Join-Path $lab.Directory "$Guest.iso"
+                [IO.File]::Copy($fd.FullName, $copy, $true)
+                $out = Join-Path $lab.Directory "$Guest-$File"
+                $null = Invoke-HarnessProcess xorriso '-osirrox', 'on', '-indev', $copy, '-extract', "/$File", $out
+                [pscustomobject]@{
+                    Text     = [IO.File]::ReadAllText($out)
+                    VolumeId = ((Invoke-HarnessProcess xorriso '-indev', $copy, '-pvd_info').StdOut -split "`n" | Where-Object { $_ -match '^Volume Id\s*:' }) -replace '^Volume Id\s*:\s*', ''
+                }
+            }
+        }
+
+        It 'comes up with your key: the NoCloud ISO''s user-data names it for the default user, and nothing of the ISO stays' {
+            $run = Invoke-GuestLabPwsh $lab -ModulePath $module -Script "New-KvmGuest -Name new-cloud -CloudImage '$image' -SshPublicKey '$key.pub' -DiskSizeBytes 128MB -MemoryBytes 256MB -Network none -AllowEmulation | ForEach-Object { `"`$(`$_.State)`" }"
+            $run.ErrorIds | Should -BeNullOrEmpty
+            $run.Output | Should -Be 'Running'
+            $iso = Read-CloudInitIso new-cloud 'user-data'
+            $iso.VolumeId | Should -Be 'cidata'
+            $iso.Text | Should -Match '^#cloud-config'
+            $iso.Text | Should -Match ([regex]::Escape("ssh-authorized-keys: $((Get-Content "$key.pub" -Raw).Trim())"))
+            $backing = ([xml] (Invoke-GuestLabVirsh $lab 'dumpxml', 'new-cloud', '--inactive').StdOut).domain.devices.disk | Where-Object device -eq 'disk'
+            $backing.source.file | Should -Be '/var/lib/libvirt/images/new-cloud.qcow2'
+            (Invoke-GuestLabVirsh $lab 'vol-dumpxml', '--pool', 'default', 'new-cloud.qcow2').StdOut | Should -Match ([regex]::Escape("<path>$image</path>")) -Because 'the cloud image is the new disk''s backing file'
+            $inventory = Get-GuestLabInventory $lab
+            $inventory.Files | Where-Object { $_ -like '/var/lib/libvirt/boot/virtinst-*' } | Should -BeNullOrEmpty
+            $inventory.Pools | Should -Be 'default' -Because 'the pools virt-install made for the image''s folder and its scratch folder are gone again'
+        }
+
+        It 'passes your own user-data as it is' {
+            $userData = Join-Path $lab.Directory 'user-data'
+            [IO.File]::WriteAllText($userData, "#cloud-config`nhostname: from-test`nruncmd:`n  - [ sh, -c, 'echo KVMHOST & <done>' ]`n")
+            $run = Invoke-GuestLabPwsh $lab -ModulePath $module -Script "New-KvmGuest -Name new-userdata -CloudImage '$image' -UserData '$userData' -DiskSizeBytes 128MB -MemoryBytes 256MB -Network none -AllowEmulation | ForEach-Object Name"
+            $run.ErrorIds | Should -BeNullOrEmpty
+            (Read-CloudInitIso new-userdata 'user-data').Text | Should -BeExactly ([IO.File]::ReadAllText($userData))
+        }
+
+        It 'refuses a private key with GuestSshKeyInvalid, before anything is made' {
+            $before = Get-GuestLabInventory $lab
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri -Name new-private -CloudImage $image -SshPublicKey $key -MemoryBytes 256MB -Network none -AllowEmulation }
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestSshKeyInvalid,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.Exception.Message | Should -Match 'PRIVATE key'
+            $failure.Exception.Message | Should -Not -Match 'BEGIN' -Because 'the key itself is never repeated'
+            Assert-NothingLeft $before 'a refused key creates nothing'
+        }
+    }
+
+    Context 'refusals: a stable id, nothing defined, no volume left' {
+        It 'refuses the hostile name <Shown> with GuestNameInvalid' -ForEach @(
+            @{ Shown = '../escape'; Name = '../escape' }
+            @{ Shown = 'slash'; Name = 'a/b' }
+            @{ Shown = 'newline'; Name = "vm`nroot" }
+            @{ Shown = 'leading dash'; Name = '-vm' }
+            @{ Shown = '<xml>'; Name = '<vm>' }
+            @{ Shown = 'ampersand'; Name = 'a&b' }
+            @{ Shown = 'quote'; Name = "a'b" }
+            @{ Shown = '201 bytes'; Name = 'v' * 201 }
+        ) {
+            $before = Get-GuestLabInventory $lab
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri -Name $Name -Kernel $media.Kernel -DiskSizeBytes 16MB -MemoryBytes 256MB -Network none -AllowEmulation }
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestNameInvalid,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $failure.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            Assert-NothingLeft $before "'$Shown' was refused"
+        }
+
+        It 'refuses <Case> with <Id>' -ForEach @(
+            @{ Case = 'memory 0'; Id = 'GuestMemoryInvalid'; Arguments = @{ MemoryBytes = 0 } }
+            @{ Case = 'more memory than the host has'; Id = 'GuestMemoryInvalid'; Arguments = @{ MemoryBytes = 64TB } }
+            @{ Case = '0 vCPUs'; Id = 'GuestProcessorCountInvalid'; Arguments = @{ ProcessorCount = 0 } }
+            @{ Case = 'a disk of 5 bytes'; Id = 'GuestDiskSizeInvalid'; Arguments = @{ DiskSizeBytes = 5 } }
+            @{ Case = 'a kernel that does not exist'; Id = 'GuestMediaNotFound'; Arguments = @{ Kernel = '/nonexistent/vmlinuz' } }
+            @{ Case = 'an unknown OS variant'; Id = 'GuestOsVariantUnknown'; Arguments = @{ OsVariant = 'rhel99.9' } }
+            @{ Case = 'a bridge that does not exist'; Id = 'GuestBridgeNotFound'; Arguments = @{ Network = $null; Bridge = 'brnowhere0' } }
+            @{ Case = 'a network that does not exist'; Id = 'GuestNetworkUnavailable'; Arguments = @{ Network = 'nowhere' } }
+            @{ Case = 'no network and no default network'; Id = 'GuestNetworkUnavailable'; Arguments = @{ Network = $null } }
+            @{ Case = 'a storage pool that does not exist'; Id = 'StoragePoolUnavailable'; Arguments = @{ StoragePool = 'nowhere' } }
+            @{ Case = 'a description with a control character'; Id = 'GuestDescriptionInvalid'; Arguments = @{ Description = "bell`a" } }
+            @{ Case = 'a bridge and a network at once'; Id = 'GuestParametersConflict'; Arguments = @{ Bridge = 'br0'; Network = 'default' } }
+        ) {
+            $before = Get-GuestLabInventory $lab
+            $parameters = (Kernel new-refused) + @{ DiskSizeBytes = 16MB }
+            foreach ($entry in $Arguments.GetEnumerator()) {
+                if ($null -eq $entry.Value) { $parameters.Remove($entry.Key) } else { $parameters[$entry.Key] = $entry.Value }
+            }
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri @parameters }
+            $failure.FullyQualifiedErrorId | Should -Be "$Id,KvmHost.Commands.NewKvmGuestCommand"
+            $failure.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+            Assert-NothingLeft $before "$Case was refused"
+        }
+
+        It 'refuses an install ISO or tree that does not exist with GuestMediaNotFound' {
+            $before = Get-GuestLabInventory $lab
+            (Get-Refusal { New-KvmGuest -Uri $uri -Name new-iso -IsoPath /nonexistent/rhel.iso -OsVariant rhel9.0 -Network none -AllowEmulation }).FullyQualifiedErrorId |
+                Should -Be 'GuestMediaNotFound,KvmHost.Commands.NewKvmGuestCommand'
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri -Name new-tree -Location /nonexistent/tree -OsVariant rhel9.0 -Network none -AllowEmulation }
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestMediaNotFound,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.TargetObject | Should -Be '/nonexistent/tree'
+            Assert-NothingLeft $before 'missing media were refused'
+        }
+
+        It 'refuses a name in use with GuestExists and leaves that guest as it was' {
+            $existing = Get-KvmGuest -Uri $uri new-kernel
+            $before = Get-GuestLabInventory $lab
+            $k = Kernel new-kernel
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri @k -DiskSizeBytes 16MB }
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestExists,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.TargetObject | Should -Be 'new-kernel'
+            $still = Get-KvmGuest -Uri $uri new-kernel
+            ($still.Uuid, $still.Id, $still.State) | Should -Be @($existing.Uuid, $existing.Id, $existing.State)
+            Assert-NothingLeft $before 'a name in use was refused'
+        }
+
+        It 'refuses to run an ordinary guest without KVM unless -AllowEmulation, saying why' {
+            $before = Get-GuestLabInventory $lab
+            $k = Kernel new-kvm
+            $k.Remove('AllowEmulation')
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri @k }
+            $failure.FullyQualifiedErrorId | Should -Be 'KvmAccelerationUnavailable,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.ErrorDetails.RecommendedAction | Should -Match '-AllowEmulation'
+            if ((Test-KvmCpuSupport).Acceleration -eq 'Kvm') {
+                $failure.Exception.Message | Should -Match 'offers no KVM guests' -Because 'this machine could, but the lab''s libvirt cannot use /dev/kvm'
+            } else {
+                $failure.Exception.Message | Should -Match 'Test-KvmCpuSupport says'
+            }
+            Assert-NothingLeft $before 'a guest without acceleration was refused'
+        }
+
+        It 'removes what virt-install made when it fails after allocating the disk (QEMU cannot load the kernel)' {
+            $before = Get-GuestLabInventory $lab
+            $garbage = Join-Path $media.Folder 'not-a-kernel'
+            [IO.File]::WriteAllText($garbage, 'this is not a kernel')
+            $failure = Get-Refusal { New-KvmGuest -Uri $uri -Name new-broken -Kernel $garbage -DiskSizeBytes 16MB -MemoryBytes 256MB -Network none -AllowEmulation -WarningAction SilentlyContinue }
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestCreateFailed,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.Exception.Message | Should -Match 'virt-install could not create guest ''new-broken'''
+            Assert-NothingLeft $before 'a failed virt-install is undone'
+        }
+    }
+
+    Context 'binding and completion' {
+        BeforeAll {
+            # A real bridge object, as New-HostBridge returns it, from a scratch RHEL 9 image.
+            $nic = "[connection]`nid=enp1s0`nuuid=9342d47a-1bab-5709-9869-c840b2eac501`ntype=ethernet`ninterface-name=enp1s0`n`n[ipv4]`naddress1=192.0.2.10/24`nmethod=manual`n"
+            $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } `
+                -Files @{ 'etc/NetworkManager/system-connections/enp1s0.nmconnection' = $nic } -Directories 'run/lock'
+            [IO.File]::SetUnixFileMode((Join-Path $root 'etc/NetworkManager/system-connections/enp1s0.nmconnection'), 'UserRead, UserWrite')
+            $bridge = New-HostBridge brpipe0 -Interface enp1s0 -Root $root
+        }
+        AfterAll { Remove-ScratchRoot $root }
+
+        It 'binds a piped bridge to -Bridge, never its Name to -Name' {
+            $bridge.Name | Should -Be 'brpipe0'
+            $failure = Get-Refusal { $bridge | New-KvmGuest -Uri $uri -Name new-piped -Kernel $media.Kernel -MemoryBytes 256MB -AllowEmulation }
+            # The bridge exists only in the scratch image: the refusal names it as the bridge, the guest keeps its own name.
+            $failure.FullyQualifiedErrorId | Should -Be 'GuestBridgeNotFound,KvmHost.Commands.NewKvmGuestCommand'
+            $failure.TargetObject | Should -Be 'brpipe0'
+            (Get-KvmGuest -Uri $uri -Name brpipe0 -ErrorAction SilentlyContinue) | Should -BeNullOrEmpty
+
+            $shell = [powershell]::Create()
+            try {
+                $null = $shell.AddScript("Import-Module '$module'; `$args[0] | New-KvmGuest -Uri '$uri' -Kernel '$($media.Kernel)' -AllowEmulation").AddArgument($bridge)
+                $null = $shell.Invoke()
+                $shell.HadErrors | Should -BeTrue -Because 'without -Name nothing else may supply it'
+                $shell.Streams.Error[0].FullyQualifiedErrorId | Should -Be 'MissingMandatoryParameter,KvmHost.Commands.NewKvmGuestCommand'
+            } finally { $shell.Dispose() }
+            (Get-GuestLabInventory $lab).Guests | Should -Not -Contain 'brpipe0'
+        }
+
+        It 'refuses a guest object or a number as -Bridge' {
+            $guest = Get-KvmGuest -Uri $uri new-kernel
+            { $guest | New-KvmGuest -Uri $uri -Name new-x -Kernel $media.Kernel -AllowEmulation -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.NewKvmGuestCommand'
+        }
+
+        It 'completes -OsVariant from this host''s osinfo-db, with the OS''s name' {
+            $completion = TabExpansion2 -inputScript 'New-KvmGuest -OsVariant rhel9.' -cursorColumn 'New-KvmGuest -OsVariant rhel9.'.Length
+            $completion.CompletionMatches.CompletionText | Should -Contain 'rhel9.0'
+            ($completion.CompletionMatches | Where-Object CompletionText -eq 'rhel9.0').ToolTip | Should -Be 'Red Hat Enterprise Linux 9.0'
+            $completion.CompletionMatches.CompletionText | Where-Object { $_ -notlike 'rhel9.*' } | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'Ctrl+C' {
+        It 'stops virt-install and removes what it had made, whenever the stop comes' {
+            $before = Get-GuestLabInventory $lab
+            $volume = Join-Path $lab.ImagesPath 'new-stopped.qcow2'
+            $shell = [powershell]::Create()
+            try {
+                $k = Kernel new-stopped
+                $null = $shell.AddScript("`$env:XDG_CACHE_HOME = '$env:XDG_CACHE_HOME'; Import-Module '$module'; `$p = `$args[0]; New-KvmGuest -Uri '$uri' @p -DiskSizeBytes 16MB -WarningAction SilentlyContinue").AddArgument($k)
+                $handle = $shell.BeginInvoke()
+                # Press Ctrl+C once virt-install has allocated the disk: the guest is half made.
+                $deadline = [DateTime]::UtcNow.AddSeconds(120)
+                while (-not (Test-Path -LiteralPath $volume) -and -not $handle.IsCompleted -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 10 }
+                $handle.IsCompleted | Should -BeFalse -Because 'the stop must come while New-KvmGuest is still at work (else this test proves nothing)'
+                $stopped = $shell.BeginStop($null, $null)
+                $stopped.AsyncWaitHandle.WaitOne([TimeSpan]::FromSeconds(90)) | Should -BeTrue
+                $shell.InvocationStateInfo.State | Should -Be 'Stopped'
+            } finally { $shell.Dispose() }
+            Assert-NothingLeft $before 'a stopped New-KvmGuest leaves nothing'
+            Get-Process -Name virt-install -ErrorAction Ignore | Where-Object { $_.CommandLine -match 'new-stopped' } | Should -BeNullOrEmpty
+        }
+    }
+}
