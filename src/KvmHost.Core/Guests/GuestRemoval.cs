@@ -116,9 +116,22 @@ public static class GuestRemover
         return new GuestRemovalPlan
         {
             Guest = guest.Name, PowerOff = active, Persistent = persistent, UndefineFlags = flags,
-            Nvram = persistent ? DiskReferences.NvramPath(configXml) : null, ManagedSave = managedSave,
+            Nvram = uefi ? NvramOf(guest, configXml, active) : null, ManagedSave = managedSave,
             Snapshots = snapshots, Checkpoints = checkpoints ?? 0, DeleteVolumes = delete, KeptDisks = kept,
         };
+    }
+
+    /// <summary>
+    /// The UEFI variable store undefine removes: named in the definition, or in the running guest's XML, or, for firmware
+    /// libvirt selects at each start (firmware='efi', as virt-install --boot uefi writes it), where libvirt's QEMU driver puts
+    /// it: its nvram folder and NAME_VARS.fd (qemuDomainNVRAMPathFormat). Null when none of these says.
+    /// </summary>
+    private static string? NvramOf(GuestEntry guest, string configXml, bool active)
+    {
+        if (DiskReferences.NvramPath(configXml) is { } configured) return configured;
+        if (active && DiskReferences.NvramPath(guest.Connection.GetXml(guest.Handle)) is { } live) return live;
+        return System.Uri.TryCreate(guest.Connection.Uri, UriKind.Absolute, out var uri) && uri.Scheme.StartsWith("qemu", StringComparison.Ordinal)
+            && uri.AbsolutePath == "/system" ? $"/var/lib/libvirt/qemu/nvram/{guest.Name}_VARS.fd" : null;
     }
 
     private static (List<StorageVolumeRef> Delete, List<KvmGuestKeptDisk> Kept) DecideDisks(GuestEntry guest, List<DiskReference> disks, bool deleteStorage,

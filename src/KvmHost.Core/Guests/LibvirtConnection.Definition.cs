@@ -276,7 +276,7 @@ public sealed unsafe partial class LibvirtConnection
     internal int CountSnapshots(DomainHandle domain)
     {
         int count = virDomainCountSnapshots(domain, IntPtr.Zero, 0);
-        return count >= 0 ? count : throw Failure("virDomainListAllSnapshots", NameOf(domain), domain);
+        return count >= 0 ? count : throw FailureAbout(domain, "virDomainListAllSnapshots");
     }
 
     /// <summary>The guest's checkpoints (incremental-backup points); null when this libvirt has none (before 5.6, or a driver without them).</summary>

@@ -164,21 +164,21 @@ public sealed unsafe partial class LibvirtConnection : IDisposable
 
     internal (GuestState State, int Reason) GetState(DomainHandle domain)
     {
-        if (virDomainGetState(domain, out int state, out int reason, 0) < 0) throw Failure("virDomainGetState", NameOf(domain));
+        if (virDomainGetState(domain, out int state, out int reason, 0) < 0) throw FailureAbout(domain, "virDomainGetState");
         return (GuestStateReasons.StateOf(state), reason);
     }
 
     internal string GetXml(DomainHandle domain, bool inactive = false) =>
-        TakeString(virDomainGetXMLDesc(domain, inactive ? XmlInactive : 0)) ?? throw Failure("virDomainGetXMLDesc", NameOf(domain));
+        TakeString(virDomainGetXMLDesc(domain, inactive ? XmlInactive : 0)) ?? throw FailureAbout(domain, "virDomainGetXMLDesc");
 
     internal bool GetAutostart(DomainHandle domain) =>
-        virDomainGetAutostart(domain, out int autostart) < 0 ? throw Failure("virDomainGetAutostart", NameOf(domain)) : autostart != 0;
+        virDomainGetAutostart(domain, out int autostart) < 0 ? throw FailureAbout(domain, "virDomainGetAutostart") : autostart != 0;
 
     internal bool IsPersistent(DomainHandle domain) =>
-        virDomainIsPersistent(domain) is var result and >= 0 ? result == 1 : throw Failure("virDomainIsPersistent", NameOf(domain));
+        virDomainIsPersistent(domain) is var result and >= 0 ? result == 1 : throw FailureAbout(domain, "virDomainIsPersistent");
 
     internal bool HasManagedSave(DomainHandle domain) =>
-        virDomainHasManagedSaveImage(domain, 0) is var result and >= 0 ? result == 1 : throw Failure("virDomainHasManagedSaveImage", NameOf(domain));
+        virDomainHasManagedSaveImage(domain, 0) is var result and >= 0 ? result == 1 : throw FailureAbout(domain, "virDomainHasManagedSaveImage");
 
     /// <summary>
     /// The bulk statistics of the given guests in one call (virDomainListGetStats), by UUID. A driver
@@ -431,6 +431,17 @@ public sealed unsafe partial class LibvirtConnection : IDisposable
     }
 
     // ---- errors ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The failure of a call about <paramref name="domain"/>. The error is taken before the guest's name is read:
+    /// every libvirt call (virDomainGetName too) clears the thread's last error first, so a name read as an argument
+    /// (Failure(call, NameOf(domain))) left "no error" behind and a vanished guest was not GuestNotFound.
+    /// </summary>
+    private KvmHostException FailureAbout(DomainHandle domain, string call)
+    {
+        LibvirtError error = TakeLastError();
+        return LibvirtErrors.ForCall(error, Uri, call, NameOf(domain));
+    }
 
     /// <summary>The last error of this thread as a KvmHostException; for a state refusal, with the state the guest is in.</summary>
     private KvmHostException Failure(string call, string? guest, DomainHandle? domain = null)

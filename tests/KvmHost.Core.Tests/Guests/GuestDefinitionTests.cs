@@ -139,6 +139,21 @@ public sealed class GuestDefinitionTests : IDisposable
         Assert.True(Exists("web2"));
     }
 
+    [Fact]
+    public void A_guest_removed_meanwhile_is_GuestNotFound_not_a_failure_without_an_error()
+    {
+        var golden = Guest("golden");
+        GuestRemover.Apply(golden, RemovalPlan("golden", deleteStorage: false));
+        // The handle outlives the guest; libvirt's error must survive the name being read for the message.
+        foreach (var call in new Action[] { () => golden.Connection.IsPersistent(golden.Handle), () => golden.Connection.GetState(golden.Handle),
+            () => golden.Connection.GetXml(golden.Handle), () => golden.Connection.HasManagedSave(golden.Handle) })
+        {
+            var failure = Assert.Throws<KvmHostException>(call);
+            Assert.Equal(ErrorIds.GuestNotFound, failure.ErrorId);
+            Assert.Equal("golden", failure.Target);
+        }
+    }
+
     // ---- Set-KvmGuest ------------------------------------------------------------------------------------------
 
     [Fact]
