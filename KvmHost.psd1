@@ -37,6 +37,12 @@
         'Resume-KvmGuest'
         'Wait-KvmGuest'
         'Set-KvmGuest'
+        'Checkpoint-KvmGuest'
+        'Get-KvmGuestCheckpoint'
+        'Restore-KvmGuestCheckpoint'
+        'Remove-KvmGuestCheckpoint'
+        'Connect-KvmGuest'
+        'Get-KvmGuestConsoleLog'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

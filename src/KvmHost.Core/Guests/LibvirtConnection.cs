@@ -24,7 +24,7 @@ public enum LibvirtAccess
 /// call that changes something is logged (the cmdlets pass Write-Verbose), and opening can be cancelled.
 /// Part 2 and 3 add their calls here (define/undefine, snapshots, streams), never elsewhere.
 /// </summary>
-public sealed unsafe class LibvirtConnection : IDisposable
+public sealed unsafe partial class LibvirtConnection : IDisposable
 {
     private readonly ConnectionHandle _handle;
     private readonly Action<string>? _log;
@@ -433,9 +433,11 @@ public sealed unsafe class LibvirtConnection : IDisposable
     // ---- errors ----------------------------------------------------------------------------------------
 
     /// <summary>The last error of this thread as a KvmHostException; for a state refusal, with the state the guest is in.</summary>
-    private KvmHostException Failure(string call, string? guest, DomainHandle? domain = null)
+    private KvmHostException Failure(string call, string? guest, DomainHandle? domain = null) => Failure(TakeLastError(), call, guest, domain);
+
+    /// <summary>The same for an error already taken (a caller that first looks at its code).</summary>
+    private KvmHostException Failure(LibvirtError error, string call, string? guest, DomainHandle? domain)
     {
-        LibvirtError error = TakeLastError();
         string? state = null;
         if (error.Code == LibvirtErrors.OperationInvalid && domain is not null
             && virDomainGetState(domain, out int current, out int reason, 0) >= 0)
