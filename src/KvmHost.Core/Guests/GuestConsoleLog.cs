@@ -52,7 +52,7 @@ public static partial class GuestConsoleLog
             "Add a log to its serial port while it is off: <serial type='pty'><log file='/var/log/libvirt/qemu/GUEST-serial.log' append='on'/>"
             + "<target port='0'/></serial> (virt-install --serial pty,log.file=...,log.append=on; New-KvmGuest does it by default).");
 
-    private static byte[] ReadAll(FileStream file)
+    private static byte[] ReadAll(Stream file)
     {
         using var copy = new MemoryStream();
         file.CopyTo(copy);
@@ -60,7 +60,7 @@ public static partial class GuestConsoleLog
     }
 
     /// <summary>The last <paramref name="count"/> lines, reading only as much of the end of the file as they need.</summary>
-    private static IReadOnlyList<string> Tail(FileStream file, int count)
+    internal static IReadOnlyList<string> Tail(Stream file, int count)
     {
         if (count <= 0) return [];
         long length = file.Length;
