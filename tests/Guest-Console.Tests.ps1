@@ -108,7 +108,7 @@ Describe "The serial console of real QEMU guests$(if ($noLab) { " (skipped: $noL
             $term = Start-Console "Connect-KvmGuest -Uri '$uri' con1"
             $null = Wait-TerminalScreen $term -Pattern 'Escape character is'
             $null = Invoke-GuestLabVirsh $lab 'destroy', 'con1'
-            Wait-TerminalScreen $term -Pattern '^WARNING: The console of ''con1'' closed' | Should -Not -BeNullOrEmpty
+            Wait-TerminalScreen $term -Pattern '^WARNING: The console of ''con1''' | Should -Be "WARNING: The console of 'con1' closed: the guest stopped."
             Wait-TerminalScreen $term -Pattern '^KVMHOST-PWSH-DONE$' | Should -Not -BeNullOrEmpty
             Wait-TerminalFile $term -Name inside-after.txt | Should -Be (Wait-TerminalFile $term -Name inside-before.txt)
         }
@@ -123,6 +123,7 @@ Describe "The serial console of real QEMU guests$(if ($noLab) { " (skipped: $noL
             $third = Start-Console "Connect-KvmGuest -Uri '$uri' con1 -Force"
             $null = Wait-TerminalScreen $third -Pattern 'Escape character is'
             Wait-TerminalScreen $first -Pattern '^KVMHOST-PWSH-DONE$' | Should -Not -BeNullOrEmpty -Because 'the first session ended when it lost the console'
+            Get-TerminalScreen $first | Should -Contain "WARNING: The console of 'con1' was closed by libvirt (stream had I/O failure): another session took it over (-Force), or the guest's console went away."
             Wait-TerminalFile $first -Name inside-after.txt | Should -Be (Wait-TerminalFile $first -Name inside-before.txt)
             Send-TerminalKeys $third -Key Enter
             Send-TerminalKeys $third -Text 'echo KVMHOST-TAKEN-OVER' -Key Enter

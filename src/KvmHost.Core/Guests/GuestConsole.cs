@@ -77,6 +77,9 @@ public sealed class GuestConsoleSession : IDisposable, IConsoleChannel
 
     public string GuestName => _guest.Name;
 
+    /// <summary>What libvirt said when it broke the stream off (another client took the console over); null otherwise.</summary>
+    public string? EndedBecause { get; private set; }
+
     /// <summary>Runs the session on the terminal in raw mode (restored however it ends) and says how it ended.</summary>
     public ConsoleEnd Run(Terminal terminal, CancellationToken cancellation)
     {
@@ -84,7 +87,12 @@ public sealed class GuestConsoleSession : IDisposable, IConsoleChannel
             return ConsolePump.Run(this, terminal, EscapeByte, cancellation);
     }
 
-    int IConsoleChannel.Receive(Span<byte> buffer) => _guest.Connection.ReceiveFromStream(_stream, buffer, _guest.Name);
+    int IConsoleChannel.Receive(Span<byte> buffer)
+    {
+        int received = _guest.Connection.ReceiveFromStream(_stream, buffer, _guest.Name, out string? endedBecause);
+        EndedBecause ??= endedBecause;
+        return received;
+    }
 
     int IConsoleChannel.Send(ReadOnlySpan<byte> data) => _guest.Connection.SendToStream(_stream, data, _guest.Name);
 

@@ -80,12 +80,23 @@ public sealed unsafe partial class LibvirtConnection
             : Failure(error, "virDomainOpenConsole", guest, domain);
     }
 
-    /// <summary>Bytes read into <paramref name="buffer"/>; 0 at the end of the stream; -2 when nothing has arrived yet.</summary>
-    internal int ReceiveFromStream(StreamHandle stream, Span<byte> buffer, string guest)
+    /// <summary>
+    /// Bytes read into <paramref name="buffer"/>; 0 at the end of the stream; -2 when nothing has arrived yet. A stream
+    /// the daemon broke off while the connection still works (another client took the console over with force, the
+    /// guest's pty went away) has ended too: 0, and <paramref name="endedBecause"/> says what libvirt said. A broken
+    /// connection is a failure.
+    /// </summary>
+    internal int ReceiveFromStream(StreamHandle stream, Span<byte> buffer, string guest, out string? endedBecause)
     {
+        endedBecause = null;
         int read;
         fixed (byte* data = buffer) read = virStreamRecv(stream, data, (nuint)buffer.Length);
-        return read >= 0 || read == -2 ? read : throw Failure("virStreamRecv", guest);
+        if (read >= 0 || read == -2) return read;
+        LibvirtError error = TakeLastError();
+        if (virConnectIsAlive(_handle) != 1) throw LibvirtErrors.ForCall(error, Uri, "virStreamRecv", guest);
+        Log($"libvirt: the console stream of {guest} ended: {error.Message}");
+        endedBecause = error.Message;
+        return 0;
     }
 
     /// <summary>Bytes sent; -2 when the stream cannot take more yet.</summary>

@@ -21,6 +21,10 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library)]
     internal static partial int virConnectSetKeepAlive(ConnectionHandle connection, int interval, uint count);
 
+    /// <summary>1 while the connection to the daemon works, 0 once it is broken, -1 on an error.</summary>
+    [LibraryImport(Library)]
+    internal static partial int virConnectIsAlive(ConnectionHandle connection);
+
     [LibraryImport(Library)]
     internal static partial IntPtr virStreamNew(ConnectionHandle connection, uint flags);
 

@@ -47,17 +47,21 @@ public sealed class ConnectKvmGuestCommand : KvmGuestCmdlet
         foreach (var guest in guests)
         {
             ConsoleEnd end;
+            string? endedBecause;
             using (var session = GuestConsoleSession.Open(guest, Force))
             {
                 Host.UI.WriteLine($"Connected to guest '{guest.Name}' on {guest.Connection.Uri}.");
                 Host.UI.WriteLine($"Escape character is {GuestConsoleSession.EscapeKeyName}: it detaches and leaves the guest running.");
                 end = session.Run(_terminal!, Cancellation);
+                endedBecause = session.EndedBecause;
             }
             Host.UI.WriteLine();
             switch (end)
             {
                 case ConsoleEnd.GuestClosed:
-                    WriteWarning($"The console of '{guest.Name}' closed: the guest stopped, or another session took the console over (-Force).");
+                    WriteWarning(endedBecause is null
+                        ? $"The console of '{guest.Name}' closed: the guest stopped."
+                        : $"The console of '{guest.Name}' was closed by libvirt ({endedBecause}): another session took it over (-Force), or the guest's console went away.");
                     break;
                 case ConsoleEnd.InputClosed:
                     return;
