@@ -6,7 +6,7 @@
     Author               = 'KvmHost contributors'
     CompanyName          = 'KvmHost'
     Copyright            = '(c) KvmHost contributors. MIT License.'
-    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root; then lists and runs its guests through libvirt (Get-KvmGuest, Start-/Stop-/Restart-/Suspend-/Resume-/Wait-/Set-KvmGuest).'
+    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root; then lists and runs its guests through libvirt (Get-KvmGuest, Start-/Stop-/Restart-/Suspend-/Resume-/Wait-/Set-KvmGuest), with checkpoints (Checkpoint-KvmGuest, Get-/Restore-/Remove-KvmGuestCheckpoint) and the serial console (Connect-KvmGuest, Get-KvmGuestConsoleLog).'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     # Loaded up front so scripts can name result types and enums ([KvmHost.Core.Cpu.CpuSupportStatus]).

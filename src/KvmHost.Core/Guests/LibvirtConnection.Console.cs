@@ -65,6 +65,7 @@ public sealed unsafe partial class LibvirtConnection
     /// </summary>
     internal StreamHandle OpenConsole(DomainHandle domain, bool force)
     {
+        RequireWritable(); // libvirt gives a console only to a read-write connection
         string guest = NameOf(domain);
         IntPtr pointer = virStreamNew(_handle, StreamNonBlock);
         if (pointer == IntPtr.Zero) throw Failure("virStreamNew", guest);
