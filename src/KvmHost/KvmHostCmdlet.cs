@@ -16,6 +16,7 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     private CommandRunner? _runner;
     private AtomicFileWriter? _writer;
     private ReleaseProfile? _release;
+    private HostSystem? _host;
 
     /// <summary>The file-system root to act on; "/" is the running host.</summary>
     [Parameter]
@@ -29,6 +30,9 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     protected ICommandRunner Runner => _runner ??= new CommandRunner(WriteVerbose);
 
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
+
+    /// <summary>The root with its runner: Core decides from it, once, whether there is a running system to act on.</summary>
+    protected HostSystem HostSystem => _host ??= HostSystem.Open(HostRoot, Runner, Cancellation);
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 

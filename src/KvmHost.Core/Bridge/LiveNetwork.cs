@@ -148,7 +148,7 @@ public sealed record LiveNetworkState(IReadOnlyList<LiveLink> Links, IReadOnlyLi
 }
 
 /// <summary>Reads the live state with iproute2's JSON output (stable field names since iproute2 4.14).</summary>
-public sealed class LiveNetworkReader(ICommandRunner runner)
+internal sealed class LiveNetworkReader(ICommandRunner runner, KernelParameters kernel)
 {
     /// <summary>The IPv6 sysctls of a link that carry its identity: whether IPv6 is on, router advertisements, SLAAC and its address form, the IPv6 MTU.</summary>
     public static readonly string[] Ipv6SettingNames = ["disable_ipv6", "accept_ra", "autoconf", "use_tempaddr", "addr_gen_mode", "mtu"];
@@ -164,11 +164,10 @@ public sealed class LiveNetworkReader(ICommandRunner runner)
         try
         {
             var state = LiveNetworkState.Parse(addresses, routes4, routes6);
-            var kernel = new KernelParameters(HostRoot.Live);
             return state with
             {
-                Links = state.Links.Select(l => l with { Ipv6Settings = ReadIpv6Settings(kernel, l.Name) }).ToList(),
-                DefaultIpv6Settings = ReadIpv6Settings(kernel, "default"),
+                Links = state.Links.Select(l => l with { Ipv6Settings = ReadIpv6Settings(l.Name) }).ToList(),
+                DefaultIpv6Settings = ReadIpv6Settings("default"),
                 Rules = [.. LiveNetworkState.ParseRules(rules4, false), .. LiveNetworkState.ParseRules(rules6, true)],
             };
         }
@@ -179,7 +178,7 @@ public sealed class LiveNetworkReader(ICommandRunner runner)
         }
     }
 
-    private static Dictionary<string, string> ReadIpv6Settings(KernelParameters kernel, string link)
+    private Dictionary<string, string> ReadIpv6Settings(string link)
     {
         var settings = new Dictionary<string, string>();
         if (link.Contains('/') || link is "." or "..") return settings;

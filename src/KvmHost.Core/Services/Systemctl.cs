@@ -18,14 +18,16 @@ internal sealed class Systemctl
     private readonly ICommandRunner _runner;
     private readonly CancellationToken _cancellation;
 
-    public Systemctl(HostRoot root, ICommandRunner runner, CancellationToken cancellation)
+    public Systemctl(HostSystem host)
     {
-        _root = root;
-        _runner = runner;
-        _cancellation = cancellation;
+        _root = host.Root;
+        _runner = host.Runner;
+        _cancellation = host.Cancellation;
+        IsOffline = host.Running is null;
     }
 
-    public bool IsOffline => !_root.IsLive;
+    /// <summary>An image: systemctl --root, unit files only.</summary>
+    public bool IsOffline { get; }
 
     /// <summary>
     /// sd_booted(3): systemd is PID 1 exactly when /run/systemd/system is a directory. Checked before the

@@ -170,6 +170,20 @@ internal static class ArchitectureRules
         "setxattr", "lsetxattr", "fsetxattr", "removexattr",
     ];
 
+    public const string LiveDecider = "KvmHost.Core.Platform.HostSystem";
+    public const string IsLiveGetter = "KvmHost.Core.Platform.HostRoot::get_IsLive";
+
+    /// <summary>
+    /// Who may read HostRoot.IsLive: HostSystem, which decides once whether there is a running system (everyone else asks
+    /// it for HostSystem.Running), and HostRoot itself, which maps paths with it. The cmdlets may not at all.
+    /// </summary>
+    public static readonly IReadOnlySet<string> LiveReaders = new HashSet<string> { LiveDecider, FolderReader };
+
+    /// <summary>Live vs offline is decided in one place: every read of HostRoot.IsLive outside <paramref name="allowed"/>.</summary>
+    public static IEnumerable<Violation> LiveDecisions(AssemblyInspector assembly, IReadOnlySet<string> allowed) =>
+        assembly.Calls().Where(c => c.Target == IsLiveGetter && !allowed.Contains(c.Owner))
+            .Select(c => new Violation($"Only {LiveDecider} decides live vs offline", c.Owner, $"{c.Caller} reads HostRoot.IsLive; ask HostSystem.Running instead"));
+
     /// <summary>Rule 1: KvmHost.Core knows Linux, not PowerShell.</summary>
     public static IEnumerable<Violation> CoreReferences(AssemblyInspector core) =>
         core.AssemblyReferences

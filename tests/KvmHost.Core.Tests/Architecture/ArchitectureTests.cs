@@ -66,6 +66,14 @@ public sealed class ArchitectureTests : IDisposable
     }
 
     [Fact]
+    public void Live_vs_offline_is_decided_once_by_HostSystem_and_never_by_a_cmdlet()
+    {
+        Assert.Contains(_core.Calls(), c => c.Target == ArchitectureRules.IsLiveGetter && c.Owner == ArchitectureRules.LiveDecider);
+        AssertNone(ArchitectureRules.LiveDecisions(_core, ArchitectureRules.LiveReaders));
+        AssertNone(ArchitectureRules.LiveDecisions(_cmdlets, new HashSet<string>()));
+    }
+
+    [Fact]
     public void Every_type_an_allowance_names_exists_so_no_rule_is_dead()
     {
         var defined = _core.Metadata.TypeDefinitions.Select(h => _core.Metadata.GetTypeDefinition(h))

@@ -68,6 +68,14 @@ public sealed class RuleSelfTests : IDisposable
         AssertFound(method, "Native library outside its place");
 
     [Fact]
+    public void A_live_decision_outside_HostSystem_is_found()
+    {
+        var found = ArchitectureRules.LiveDecisions(_tests, ArchitectureRules.LiveReaders).ToList();
+        Assert.Contains(found, v => v.Owner == Planted + nameof(Offender) && v.Detail.Contains(nameof(Offender.DecidesLiveItself), StringComparison.Ordinal));
+        Assert.Empty(ArchitectureRules.LiveDecisions(_tests, new HashSet<string>(ArchitectureRules.LiveReaders) { Planted + nameof(Offender), "KvmHost.Core.Tests.Platform.HostRootTests" }));
+    }
+
+    [Fact]
     public void The_allowed_places_and_read_only_opens_are_left_alone()
     {
         string[] clean = [nameof(PlantedRunner), nameof(PlantedWriter), nameof(PlantedFolderReader), nameof(PlantedNativeMethods),

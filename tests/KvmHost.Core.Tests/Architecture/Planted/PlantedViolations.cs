@@ -64,6 +64,8 @@ internal static class Offender
 
     public static bool LoadsALibraryByHand() => NativeLibrary.TryLoad("libvirt.so.0", out _);
 
+    public static string DecidesLiveItself(KvmHost.Core.Platform.HostRoot root) => root.IsLive ? "running" : "image";
+
 #pragma warning disable SYSLIB1054 // a plain DllImport outside the native declarations is exactly what is planted here
     [DllImport("libc", EntryPoint = "unlink")]
     private static extern int ImportsLibcItself(nint path);
