@@ -391,6 +391,49 @@ Describe 'New-HostBridge' {
         }
     }
 
+    Context 'piped into Set-IpForwarding on a live host (the README pipeline, in a network namespace lab)' {
+        BeforeAll {
+            if ($script:labSkip) { return }
+            $script:pipeLab = New-NetLab
+            $script:pipeEtc = Join-Path ([IO.Path]::GetTempPath()) ('kvmhost-etc-' + [guid]::NewGuid().ToString('N'))
+            $nic = $script:pipeLab.NIC
+            # New-HostBridge writes its result while it still holds the host lock; Set-IpForwarding, run inside that
+            # WriteObject on the same thread, takes the lock for its input object. Before the lock was re-entrant on
+            # one thread this waited 30 s and failed with LockTimeout.
+            $script:piped = Invoke-KvmHostInLab -Lab $script:pipeLab.LAB -EtcOverlay $script:pipeEtc -Script @"
+`$r = [ordered]@{}
+`$r.Pipeline = Step { New-HostBridge br0 -Interface $nic -Backend NetworkScripts -Force -RollbackTimeout 20 | Set-IpForwarding -WarningAction SilentlyContinue }
+`$r.Bridge = Step { Get-HostBridge br0 }
+`$r.Forwarding = (Get-Content /proc/sys/net/ipv4/ip_forward).Trim()
+`$r.DropIn = Get-Content /etc/sysctl.d/90-kvmhost-forwarding.conf -ErrorAction Ignore
+& flock --nonblock /run/lock/kvmhost.lock true
+`$r.LockFreeAfter = `$LASTEXITCODE -eq 0
+`$r
+"@
+        }
+        AfterAll {
+            if ($script:pipeLab) { Remove-NetLab -Name $script:pipeLab.LAB }
+            if ($script:pipeEtc) { Remove-Item -Recurse -Force $script:pipeEtc -ErrorAction Ignore }
+        }
+
+        It 'bridges, then forwards on the bridge in the same pipeline, and releases the lock at the end' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:piped.Pipeline.Errors | Should -BeNullOrEmpty
+            # The bridge's result is Set-IpForwarding's input (its Name binds -Uplink); what comes out is forwarding's.
+            $script:piped.Pipeline.Results | Should -HaveCount 1
+            $forwarding = $script:piped.Pipeline.Results[0]
+            $script:piped.Bridge.Results[0].Active | Should -BeTrue
+            $script:piped.Bridge.Results[0].Ports | Should -Be @($script:pipeLab.NIC)
+            $forwarding.Key | Should -Be 'net.ipv4.ip_forward'
+            $forwarding.Changed | Should -BeTrue
+            $forwarding.RuntimeValue | Should -Be 1
+            $script:piped.Forwarding | Should -Be '1' -Because 'the lab namespace forwards now'
+            $script:piped.DropIn | Should -Contain 'net.ipv4.ip_forward = 1'
+            $script:piped.LockFreeAfter | Should -BeTrue -Because 'both commands let go of /run/lock/kvmhost.lock'
+        }
+    }
+
     Context 'a preview without root' {
         BeforeAll {
             if ($script:labSkip) { return }
