@@ -524,6 +524,7 @@ function Step([scriptblock] `$Block) {
 `$r.GatewayAfterGood = Answers '$($script:nmLab.GW_IP)'
 `$r.Checkpoints = "`$(busctl get-property org.freedesktop.NetworkManager /org/freedesktop/NetworkManager org.freedesktop.NetworkManager Checkpoints)"
 `$r.Again = Step { New-HostBridge br0 -Interface $nic -Force }
+`$r.AgainVerbose = @(New-HostBridge br0 -Interface $nic -Force -Verbose 4>&1 | Where-Object { `$_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
 `$r.Removed = Step { Remove-HostBridge br0 -Force -RollbackTimeout 20 }
 `$r.AfterRemoved = Links
 `$r.GatewayAfterRemoved = Answers '$($script:nmLab.GW_IP)'
@@ -560,6 +561,17 @@ function Step([scriptblock] `$Block) {
 
             if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Again.Results[0].Changed | Should -BeFalse
+        }
+
+        It 'asks NetworkManager on its bus and reads the network from netlink: a converged run starts no program' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
+            $verbose = @($script:nmStory.AgainVerbose)
+            @($verbose -match '^D-Bus: busctl call org\.freedesktop\.DBus .* NameHasOwner s org\.freedesktop\.NetworkManager$').Count | Should -Be 1
+            @($verbose -match '^D-Bus: busctl call org\.freedesktop\.NetworkManager .* Get ss org\.freedesktop\.NetworkManager Version$').Count | Should -Be 1
+            @($verbose -match '^Running: ') | Should -BeNullOrEmpty -Because 'nmcli, busctl and ip are not needed when nothing changes'
+            # The checkpoint of the converging run went over the bus too.
+            @($script:nmStory.Good.Results[0].LiveChanges -match 'CheckpointCreate aouu 0 \d+ 6  \(over D-Bus\)$').Count | Should -Be 1
         }
 
         It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' {

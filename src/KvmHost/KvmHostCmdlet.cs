@@ -32,7 +32,7 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
 
     /// <summary>The root with its runner: Core decides from it, once, whether there is a running system to act on.</summary>
-    protected HostSystem HostSystem => _host ??= HostSystem.Open(HostRoot, Runner, Cancellation);
+    protected HostSystem HostSystem => _host ??= HostSystem.Open(HostRoot, Runner, Cancellation, WriteVerbose);
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 

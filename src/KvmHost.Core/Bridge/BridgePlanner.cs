@@ -70,7 +70,10 @@ public static class BridgePlanner
         if (Privileges.MissingRootFor(host, $"Bridging {request.Interface} into {request.Name}") is { } notRoot) blockers.Add(notRoot);
         LiveNetworkState? live = host.Running?.ReadNetwork();
         var config = BridgeConfigs.Open(backend, host, release, blockers);
-        return Plan(request, host.Root, config, live, sshConnection) with { Blockers = blockers };
+        var plan = Plan(request, host.Root, config, live, sshConnection) with { Blockers = blockers };
+        // The rules as they are before the change, for putting them back: read now, not at a rollback.
+        if (plan.Live?.Needed == true) _ = live!.Rules;
+        return plan;
     }
 
     public static BridgePlan Plan(BridgeRequest request, HostRoot root, IBridgeConfig config, LiveNetworkState? live, string? sshConnection)

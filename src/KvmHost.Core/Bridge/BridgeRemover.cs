@@ -45,6 +45,8 @@ public sealed class BridgeRemover(HostSystem host, AtomicFileWriter writer, IRea
         if (plan.LiveNeeded && plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null
             && host.Running?.NetworkManager.IsRunning() != true)
             blockers.Add(BridgeConfigs.NetworkManagerNotRunning(release));
+        // The rules as they are before the change, for putting them back: read now, not at a rollback.
+        if (plan.LiveNeeded) _ = live?.Rules;
         return plan with { Blockers = blockers };
     }
 

@@ -14,14 +14,19 @@ internal sealed class Systemctl
     /// <summary>Where unit files live, most specific first (Debian still ships under /lib).</summary>
     public static readonly string[] UnitDirectories = ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
 
+    private const string Systemd = "org.freedesktop.systemd1";
+    private static readonly string[] ShownOverBus = ["LoadState", "ActiveState", "SubState", "UnitFileState"];
+
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
+    private readonly RunningSystem? _running;
     private readonly CancellationToken _cancellation;
 
     public Systemctl(HostSystem host)
     {
         _root = host.Root;
         _runner = host.Runner;
+        _running = host.Running;
         _cancellation = host.Cancellation;
         IsOffline = host.Running is null;
     }
@@ -44,6 +49,7 @@ internal sealed class Systemctl
     {
         if (units.Count == 0) return [];
         if (IsOffline) return ShowOffline(units);
+        if (ShowOverBus(units) is { } fromBus) return fromBus;
         var arguments = new List<string> { "show", "-p", ShowProperties, "--" };
         arguments.AddRange(units);
         var result = Run(arguments, TimeSpan.FromSeconds(30));
@@ -53,6 +59,38 @@ internal sealed class Systemctl
         if (parsed.Count == units.Count)
             return parsed.Select((state, i) => state with { Name = units[i] }).ToList();
         return units.Select(name => parsed.FirstOrDefault(p => p.Name == name) ?? SystemdUnitState.NotFound(name)).ToList();
+    }
+
+    /// <summary>
+    /// The same four properties `systemctl show` prints, asked of systemd on the system bus: every Get of every unit is
+    /// sent before the first reply is read. Accessing a unit's object loads it, as `systemctl show` does, so a unit
+    /// that is not installed answers LoadState "not-found". Null when no bus answers or systemd is not on it: the caller
+    /// runs systemctl.
+    /// </summary>
+    private List<SystemdUnitState>? ShowOverBus(IReadOnlyList<string> units)
+    {
+        var calls = units.SelectMany(unit => ShownOverBus.Select(property =>
+            BusCall.GetProperty(Systemd, UnitObjectPath(unit), Systemd + ".Unit", property))).ToList();
+        if (_running?.CallBus(calls) is not { } replies || replies.Any(r => !r.Succeeded)) return null;
+        return units.Select((unit, i) =>
+        {
+            string Value(int property) => replies[i * ShownOverBus.Length + property].Values is [string value, ..] ? value : string.Empty;
+            return new SystemdUnitState(unit, Value(0), Value(1), Value(2), Value(3));
+        }).ToList();
+    }
+
+    /// <summary>systemd's object path of a unit: /org/freedesktop/systemd1/unit/ and the name escaped as sd_bus_path_encode does.</summary>
+    internal static string UnitObjectPath(string unit)
+    {
+        var path = new System.Text.StringBuilder("/org/freedesktop/systemd1/unit/");
+        if (unit.Length == 0) return path.Append('_').ToString();
+        for (int i = 0; i < unit.Length; i++)
+        {
+            char c = unit[i];
+            if (char.IsAsciiLetter(c) || (i > 0 && char.IsAsciiDigit(c))) path.Append(c);
+            else foreach (byte b in System.Text.Encoding.UTF8.GetBytes(c.ToString())) path.Append('_').Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return path.ToString();
     }
 
     /// <summary>Offline there is no runtime state: a unit exists if its file does, and is-enabled reads the links.</summary>

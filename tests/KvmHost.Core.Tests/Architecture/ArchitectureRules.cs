@@ -170,6 +170,17 @@ internal static class ArchitectureRules
         "setxattr", "lsetxattr", "fsetxattr", "removexattr",
     ];
 
+    public const string BusConnection = "KvmHost.Core.Platform.SystemBus";
+    public const string BusLibrary = "Tmds.DBus";
+
+    /// <summary>
+    /// The system bus is one class, as the process runner is: every use of the D-Bus library (a call, a constructor, a
+    /// type's member) outside <paramref name="allowed"/>.
+    /// </summary>
+    public static IEnumerable<Violation> BusUses(AssemblyInspector assembly, string allowed) =>
+        assembly.Calls().Where(c => c.TargetType.StartsWith(BusLibrary, StringComparison.Ordinal) && c.Owner != allowed)
+            .Select(c => new Violation($"Only {BusConnection} talks to the system bus", c.Owner, $"{c.Caller} calls {c.Target}"));
+
     public const string LiveDecider = "KvmHost.Core.Platform.HostSystem";
     public const string IsLiveGetter = "KvmHost.Core.Platform.HostRoot::get_IsLive";
 

@@ -68,6 +68,14 @@ public sealed class RuleSelfTests : IDisposable
         AssertFound(method, "Native library outside its place");
 
     [Fact]
+    public void A_bus_call_outside_SystemBus_is_found()
+    {
+        var found = ArchitectureRules.BusUses(_tests, Planted + nameof(PlantedBus)).ToList();
+        Assert.Contains(found, v => v.Owner == Planted + nameof(Offender) && v.Detail.Contains(nameof(Offender.ConnectsToTheBusItself), StringComparison.Ordinal));
+        Assert.DoesNotContain(found, v => v.Owner == Planted + nameof(PlantedBus));
+    }
+
+    [Fact]
     public void A_live_decision_outside_HostSystem_is_found()
     {
         var found = ArchitectureRules.LiveDecisions(_tests, ArchitectureRules.LiveReaders).ToList();
