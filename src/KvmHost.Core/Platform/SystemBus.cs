@@ -93,8 +93,9 @@ internal sealed class SystemBus
     }
 
     /// <summary>
-    /// Sends every call, then collects the replies in order. A connection that has closed since it was made (the bus
-    /// restarted) is made again once. Null when the bus went away entirely: the caller takes its process path.
+    /// Sends every call, then collects the replies in order; an error reply is a reply (its ErrorName set). A connection
+    /// that has closed since it was made (the bus restarted) is made again once. Null when the bus went away entirely:
+    /// the caller takes its process path.
     /// </summary>
     public IReadOnlyList<BusReply>? CallAll(IReadOnlyList<BusCall> calls, Action<string>? log, CancellationToken cancellationToken)
     {
@@ -105,13 +106,17 @@ internal sealed class SystemBus
         {
             return Send(calls, cancellationToken);
         }
-        catch (DBusConnectionClosedException)
+        catch (Exception e) when (e is DBusExceptionBase or IOException or ObjectDisposedException)
         {
             Connected.TryRemove(new KeyValuePair<string, SystemBus>(Address, this));
             _connection.Dispose();
             var again = TryConnect(log, cancellationToken);
             try { return again?.Send(calls, cancellationToken); }
-            catch (DBusConnectionClosedException) { return null; }
+            catch (Exception retry) when (retry is DBusExceptionBase or IOException or ObjectDisposedException)
+            {
+                log?.Invoke($"D-Bus: the system bus went away ({retry.Message}); asking with programs instead.");
+                return null;
+            }
         }
     }
 

@@ -15,7 +15,7 @@ internal sealed class Systemctl
     public static readonly string[] UnitDirectories = ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
 
     private const string Systemd = "org.freedesktop.systemd1";
-    private static readonly string[] ShownOverBus = ["LoadState", "ActiveState", "SubState", "UnitFileState"];
+    private const string ManagerPath = "/org/freedesktop/systemd1";
 
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
@@ -62,20 +62,37 @@ internal sealed class Systemctl
     }
 
     /// <summary>
-    /// The same four properties `systemctl show` prints, asked of systemd on the system bus: every Get of every unit is
-    /// sent before the first reply is read. Accessing a unit's object loads it, as `systemctl show` does, so a unit
-    /// that is not installed answers LoadState "not-found". Null when no bus answers or systemd is not on it: the caller
-    /// runs systemctl.
+    /// The same four properties `systemctl show` prints, asked of systemd on the system bus in two calls: ListUnitsByNames
+    /// (which loads each unit, as `systemctl show` does, so one that is not installed answers LoadState "not-found") and
+    /// ListUnitFilesByPatterns for the unit file states (a unit without a file has none, as `systemctl show` prints).
+    /// systemd before 230 (RHEL 7) has neither method: there each unit's properties are asked with one GetAll each, all
+    /// sent before the first reply is read. Null when no bus answers or systemd is not on it: the caller runs systemctl.
     /// </summary>
     private List<SystemdUnitState>? ShowOverBus(IReadOnlyList<string> units)
     {
-        var calls = units.SelectMany(unit => ShownOverBus.Select(property =>
-            BusCall.GetProperty(Systemd, UnitObjectPath(unit), Systemd + ".Unit", property))).ToList();
-        if (_running?.CallBus(calls) is not { } replies || replies.Any(r => !r.Succeeded)) return null;
+        if (_running?.CallBus([
+                new BusCall(Systemd, ManagerPath, Systemd + ".Manager", "ListUnitsByNames", "as", [units.ToArray()]),
+                new BusCall(Systemd, ManagerPath, Systemd + ".Manager", "ListUnitFilesByPatterns", "asas", Array.Empty<string>(), units.ToArray()),
+            ]) is not [var loaded, var files])
+            return null;
+        if (loaded.Succeeded && files.Succeeded && loaded.Values is [List<object?> rows] && files.Values is [List<object?> fileRows])
+        {
+            // (name, description, load, active, sub, following, path, job id, job type, job path) and (file path, state)
+            var byName = rows.OfType<object?[]>().Where(r => r.Length >= 5 && r[0] is string)
+                .GroupBy(r => (string)r[0]!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+            var fileStates = fileRows.OfType<object?[]>().Where(r => r.Length >= 2 && r[0] is string && r[1] is string)
+                .GroupBy(r => Path.GetFileName((string)r[0]!), StringComparer.Ordinal).ToDictionary(g => g.Key, g => (string)g.First()[1]!, StringComparer.Ordinal);
+            if (units.All(byName.ContainsKey))
+                return units.Select(unit => new SystemdUnitState(unit, byName[unit][2] as string ?? string.Empty, byName[unit][3] as string ?? string.Empty,
+                    byName[unit][4] as string ?? string.Empty, fileStates.GetValueOrDefault(unit) ?? string.Empty)).ToList();
+        }
+        var calls = units.Select(unit => new BusCall(Systemd, UnitObjectPath(unit), BusCall.Properties, "GetAll", "s", Systemd + ".Unit")).ToList();
+        if (_running.CallBus(calls) is not { } replies || replies.Any(r => !r.Succeeded)) return null;
         return units.Select((unit, i) =>
         {
-            string Value(int property) => replies[i * ShownOverBus.Length + property].Values is [string value, ..] ? value : string.Empty;
-            return new SystemdUnitState(unit, Value(0), Value(1), Value(2), Value(3));
+            var properties = replies[i].Values is [Dictionary<string, object?> all] ? all : [];
+            string Value(string property) => properties.GetValueOrDefault(property) as string ?? string.Empty;
+            return new SystemdUnitState(unit, Value("LoadState"), Value("ActiveState"), Value("SubState"), Value("UnitFileState"));
         }).ToList();
     }
 

@@ -44,7 +44,8 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
         // Planned (and so validated: the units exist, the layout is known) before the lock, so a refused call
         // leaves no lock file; -WhatIf leaves no trace at all.
         LibvirtPlan plan = daemons.Plan(Mode, packagesPending);
-        using var hostLock = preview ? null : LockHost();
+        // Nothing to do (a converged host): no lock, no second look; the result reads the units as they are.
+        using var hostLock = preview || plan.Steps.Count == 0 ? null : LockHost();
         if (hostLock is not null) plan = daemons.Plan(Mode); // again under the lock: a parallel run may have done part of it
 
         var done = new List<string>();
