@@ -6,7 +6,7 @@
     Author               = 'KvmHost contributors'
     CompanyName          = 'KvmHost'
     Copyright            = '(c) KvmHost contributors. MIT License.'
-    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root.'
+    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root; then lists and runs its guests through libvirt (Get-KvmGuest, Start-/Stop-/Restart-/Suspend-/Resume-/Wait-/Set-KvmGuest).'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     # Loaded up front so scripts can name result types and enums ([KvmHost.Core.Cpu.CpuSupportStatus]).
@@ -29,6 +29,14 @@
         'Set-IpForwarding'
         'Get-IpForwarding'
         'Test-KvmHost'
+        'Get-KvmGuest'
+        'Start-KvmGuest'
+        'Stop-KvmGuest'
+        'Restart-KvmGuest'
+        'Suspend-KvmGuest'
+        'Resume-KvmGuest'
+        'Wait-KvmGuest'
+        'Set-KvmGuest'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -15,9 +15,9 @@
 .EXAMPLE
     dotnet tool run pwsh -NoProfile -File ./bench/Invoke-Benchmark.ps1 -Suite Converged -ConvergedRounds 7
 .PARAMETER Suite
-    ColdStart, CpuParse and Scale's -Root half run anywhere; Converged, Packages, Fleet and Scale's live half
-    need root (systemd boxes, dnf into installroots, network namespaces), Converged also Debian's ansible and
-    strace. A suite that cannot run here says why in the results file.
+    ColdStart, CpuParse and Scale's -Root half run anywhere; Converged, Packages, Fleet, Guests and Scale's live
+    half need root (systemd boxes, dnf into installroots, network namespaces, a guest lab with its own libvirtd),
+    Converged also Debian's ansible and strace. A suite that cannot run here says why in the results file.
 #>
 param(
     [ArgumentCompleter({ Get-ChildItem (Join-Path $PSScriptRoot 'Measure-*.ps1') | ForEach-Object { $_.BaseName -replace '^Measure-' } })]

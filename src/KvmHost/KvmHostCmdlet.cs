@@ -4,16 +4,12 @@ using KvmHost.Core.Platform;
 namespace KvmHost;
 
 /// <summary>
-/// What every KvmHost cmdlet shares: the -Root parameter, Ctrl+C cancelling child processes,
-/// Write-Verbose of every command line, and core failures turned into ErrorRecords in one place.
-/// Derived cmdlets override the *Core methods; they never start a process or write a file themselves.
-/// PowerShell disposes a command that implements IDisposable once its pipeline is done.
+/// The host cmdlets' base: everything of <see cref="KvmCmdlet"/> plus the -Root parameter, the file-system
+/// root to act on ("/" is the running host), and the root-bound services (atomic writer, release profile, lock).
 /// </summary>
-public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
+public abstract class KvmHostCmdlet : KvmCmdlet
 {
-    private readonly CancellationTokenSource _stopping = new();
     private HostRoot? _root;
-    private CommandRunner? _runner;
     private AtomicFileWriter? _writer;
     private ReleaseProfile? _release;
     private HostSystem? _host;
@@ -23,11 +19,7 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     [ValidateNotNullOrEmpty]
     public string Root { get; set; } = "/";
 
-    protected CancellationToken Cancellation => _stopping.Token;
-
     protected HostRoot HostRoot => _root ??= HostRoot.Open(GetUnresolvedProviderPathFromPSPath(Root));
-
-    protected ICommandRunner Runner => _runner ??= new CommandRunner(WriteVerbose);
 
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
 
@@ -60,40 +52,7 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
     /// </summary>
     protected HostLock LockHost(TimeSpan? wait = null) => HostLock.Acquire(HostRoot, wait ?? HostLock.ConfigurationWait, Cancellation);
 
-    protected virtual void BeginCore() { }
-
-    protected virtual void ProcessCore() { }
-
-    protected virtual void EndCore() { }
-
-    protected sealed override void BeginProcessing() => Guard(() =>
-    {
-        _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
-        BeginCore();
-    });
-
-    protected sealed override void ProcessRecord() => Guard(ProcessCore);
-
-    protected sealed override void EndProcessing() => Guard(EndCore);
-
-    protected override void StopProcessing()
-    {
-        // Ctrl+C may arrive on another thread just as the pipeline ends and disposes the command.
-        try { _stopping.Cancel(); }
-        catch (ObjectDisposedException) { }
-    }
-
-    public void Dispose()
-    {
-        Dispose(disposing: true);
-        GC.SuppressFinalize(this);
-    }
-
-    /// <summary>Derived cmdlets that hold more (a libvirt connection) override this and call the base.</summary>
-    protected virtual void Dispose(bool disposing)
-    {
-        if (disposing) _stopping.Dispose();
-    }
+    private protected override void Prepare() => _ = HostRoot; // a bad -Root fails before any work, with its own ErrorId
 
     /// <summary>
     /// Asks ShouldProcess for every step (each prints its own "What if:" line), then, when the change carries
@@ -115,28 +74,6 @@ public abstract class KvmHostCmdlet : PSCmdlet, IDisposable
             throw new KvmHostException(confirmationRequiredId, FailureKind.InvalidOperation,
                 $"{string.Join(" ", risks)} This needs a confirmation, and this session cannot prompt. Nothing was changed.", target,
                 "Add -Force to go ahead without the prompt (the rollback guard still applies).", e);
-        }
-    }
-
-    /// <summary>Reports a failure for one item and goes on with the next.</summary>
-    protected void WriteFailure(KvmHostException failure) => WriteError(ErrorRecords.From(failure));
-
-    /// <summary>Stops the pipeline with the failure.</summary>
-    protected void Fail(KvmHostException failure) => ThrowTerminatingError(ErrorRecords.From(failure));
-
-    private void Guard(Action action)
-    {
-        try
-        {
-            action();
-        }
-        catch (KvmHostException failure)
-        {
-            ThrowTerminatingError(ErrorRecords.From(failure));
-        }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-        {
-            throw new PipelineStoppedException();
         }
     }
 }

@@ -1,5 +1,6 @@
 using KvmHost.Core.Bridge;
 using KvmHost.Core.Cpu;
+using KvmHost.Core.Guests;
 using KvmHost.Core.Packages;
 using KvmHost.Core.Platform;
 using KvmHost.Core.Services;
@@ -74,6 +75,9 @@ public sealed class KvmHostInspector
             bridge = inventory?.FirstOrDefault(b => b.Name == bridgeName);
             if (inventory is not null) checks.AddRange(BridgeChecks(bridgeName, bridge));
         }
+
+        checks.AddRange(Guard(checks, "Guests", "guests", () =>
+            GuestChecks.Inspect(_host, LibvirtUri.Resolve(null, Environment.GetEnvironmentVariable(LibvirtUri.EnvironmentVariable)))) ?? []);
 
         return new KvmHostReport
         {

@@ -92,6 +92,12 @@ internal static partial class NativeMethods
         Close(fd);
     }
 
+    [LibraryImport("libc", EntryPoint = "sysconf")]
+    private static partial long Sysconf(int name);
+
+    /// <summary>sysconf(_SC_CLK_TCK): the unit of /proc/PID/stat's times (USER_HZ; 100 on most, not all, architectures).</summary>
+    internal static long ClockTicksPerSecond => Sysconf(2) is var ticks and > 0 ? ticks : 100;
+
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
