@@ -236,7 +236,7 @@ foreach (`$i in 1..$([math]::Max(5, $Rounds * 3))) { foreach (`$name in `$levers
         Benchmark = 'Converged host, lever: systemd over D-Bus: warm Enable-Libvirtd with systemctl show (bus out of reach) vs over the bus'
         Baseline = '{0:N1} ms' -f $lever.LibvirtSystemctl; KvmHost = '{0:N1} ms' -f $lever.LibvirtBus
         Ratio = '{0:N2}' -f ($lever.LibvirtBus / $lever.LibvirtSystemctl); Target = 'none (what the lever buys)'; Met = ''
-        Note = "same pwsh, interleaved medians; the bus batch asks 4 properties of each of 44 units (two batches), systemctl show runs twice. Warm steps alone (medians): $stepNote"
+        Note = "same pwsh, interleaved medians; over the bus each unit read is two Manager calls (ListUnitsByNames, ListUnitFilesByPatterns), a converged run reads twice; without it systemctl show runs twice. Warm steps alone (medians): $stepNote"
     }
     [pscustomobject]@{
         Benchmark = "Converged host, lever: the running network from rtnetlink in-process vs three 'ip -j' runs"
