@@ -8,6 +8,10 @@
 BeforeDiscovery {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'harness/GuestLab.psm1') -Force
+    $handle = [IntPtr]::Zero
+    $noLibvirt = if (-not [System.Runtime.InteropServices.NativeLibrary]::TryLoad('libvirt.so.0', [ref] $handle)) {
+        'libvirt.so.0 is not installed (Debian package libvirt0)'
+    }
     $noLab = Test-GuestLabSupported
 }
 
@@ -66,6 +70,54 @@ BeforeAll {
         $pwsh = Get-HarnessPwshCommand
         $script = "`$PSStyle.OutputRendering = 'PlainText'; Import-Module '$(Get-KvmHostModulePath)'; $Command"
         (& $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -Command $script 2>&1 | Out-String) -replace '\s+', ' '
+    }
+}
+
+Describe "Checkpoint cmdlets through libvirt's test driver$(if ($noLibvirt) { " (skipped: $noLibvirt)" })" -Skip:([bool] $noLibvirt) {
+    BeforeAll {
+        # virt-manager's test-driver world, loaded in-process: "test-snapshots" has ten snapshots of every kind.
+        $world = 'test://' + (Get-FixturePath 'libvirt/virt-manager-testdriver.xml')
+    }
+
+    It 'lists a tree other tools made: internal and external, every state, a child older than its parent' {
+        $tree = @(Get-KvmGuestCheckpoint -Uri $world test-snapshots)
+        $tree.Count | Should -Be 10
+        ($tree | Where-Object Name -eq 'offline-root').Children | Should -Be @('offline-root-child2', 'offline-root-child1')
+        ($tree | Where-Object Kind -eq 'External').Name | Sort-Object | Should -Be @('aaa-external-mem', 'aaa-external-mem-only', 'zzz-external-diskonly')
+        ($tree | Where-Object IsCurrent).Name | Should -Be 'internal-root-child1&'
+        @(Get-KvmGuestCheckpoint -Uri $world test-snapshots 'offline-*').Name | Should -Be @('offline-root', 'offline-root-child2', 'offline-root-child1')
+        @(Get-KvmGuestCheckpoint -Uri $world -Name 'test-state-*').Count | Should -Be 0 -Because 'guests without checkpoints add nothing'
+    }
+
+    It 'names a checkpoint name that no guest has, and refuses a broken pattern' {
+        Get-KvmGuestCheckpoint -Uri $world test-snapshots 'internal-root', 'none-such' -ErrorVariable failures -ErrorAction SilentlyContinue |
+            ForEach-Object Name | Should -Be 'internal-root'
+        $failures[0].FullyQualifiedErrorId | Should -Be 'CheckpointNotFound,KvmHost.Commands.GetKvmGuestCheckpointCommand'
+        { Get-KvmGuestCheckpoint -Uri $world test-snapshots '[oops' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CheckpointNameInvalid,KvmHost.Commands.GetKvmGuestCheckpointCommand'
+    }
+
+    It 'never binds a bridge (or any object but a string, a guest or a checkpoint) as a guest' {
+        $image = New-ScratchRoot -Fixtures @{ 'etc/sysconfig/network-scripts/ifcfg-br0' = 'ifcfg/initscripts-example-ifcfg-br0' }
+        try {
+            $bridge = Get-HostBridge -Root $image
+            $bridge.Name | Should -Be 'br0'
+            { $bridge | Get-KvmGuestCheckpoint -Uri $world -ErrorAction Stop } | Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.GetKvmGuestCheckpointCommand'
+            { $bridge | Checkpoint-KvmGuest -Uri $world -WhatIf -ErrorAction Stop } | Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.CheckpointKvmGuestCommand'
+            { $bridge | Restore-KvmGuestCheckpoint -Uri $world -CheckpointName x -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.RestoreKvmGuestCheckpointCommand'
+            { $bridge | Remove-KvmGuestCheckpoint -Uri $world -CheckpointName x -WhatIf -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.RemoveKvmGuestCheckpointCommand'
+            { $bridge | Get-KvmGuestConsoleLog -Uri $world -ErrorAction Stop } | Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.GetKvmGuestConsoleLogCommand'
+        }
+        finally { Remove-ScratchRoot $image }
+    }
+
+    It 'binds checkpoints from Get-KvmGuestCheckpoint, and -WhatIf names what each would remove' {
+        $checkpoints = Get-KvmGuestCheckpoint -Uri $world test-snapshots 'offline-root*'
+        $removed = $checkpoints | Remove-KvmGuestCheckpoint -WhatIf -PassThru
+        @($removed.Name) | Should -Be @('offline-root', 'offline-root-child2', 'offline-root-child1') -Because '-PassThru under -WhatIf shows them as they are'
+        @(Get-KvmGuestCheckpoint -Uri $world test-snapshots).Count | Should -Be 10
     }
 }
 
@@ -307,6 +359,37 @@ Describe "Checkpoints of real QEMU guests$(if ($noLab) { " (skipped: $noLab)" })
             $text = Get-WhatIfText "Checkpoint-KvmGuest -Uri '$uri' ck-tree -CheckpointName maybe -WhatIf"
             $text | Should -Match ([regex]::Escape("What if: Performing the operation `"Take checkpoint 'maybe' of 'ck-tree''s disks (it is ShutOff)`" on target `"ck-tree on $uri`"."))
             Get-SnapshotNames ck-tree | Should -BeNullOrEmpty
+        }
+    }
+
+    Context 'without root' {
+        BeforeAll {
+            Clear-Snapshots ck-tree
+            Set-GuestOff ck-tree
+            $null = Checkpoint-KvmGuest -Uri $uri ck-tree -CheckpointName nr1
+            $unprivileged = New-UnprivilegedPwsh
+            $probe = @(
+                '$PSStyle.OutputRendering = ''PlainText'''
+                "Import-Module '$($unprivileged.Module)'"
+                'id -u'
+                '(Get-KvmGuestCheckpoint ck-tree).Name'
+                'try { Checkpoint-KvmGuest ck-tree -CheckpointName nr2 -ErrorAction Stop; ''taken'' } catch { $_.FullyQualifiedErrorId }'
+                'Checkpoint-KvmGuest ck-tree -CheckpointName nr2 -WhatIf'
+                'Restore-KvmGuestCheckpoint ck-tree nr1 -WhatIf'
+            ) -join "`n"
+            # Inside the lab qemu:///system is its daemon: the read-only socket is open to everyone, the read-write one is root's.
+            $result = Invoke-InGuestLab $lab -AllowFailure -Command ($unprivileged.Command + $probe)
+            $lines = @($result.StdOut -split "`n" | ForEach-Object Trim | Where-Object { $_ })
+        }
+        AfterAll { Remove-ScratchRoot $unprivileged.Path }
+
+        It 'lists checkpoints through the read-only socket, refuses to take one, and -WhatIf still says what would happen' {
+            $lines[0] | Should -Be '65534'
+            $lines[1] | Should -Be 'nr1'
+            $lines[2] | Should -Be 'LibvirtAccessDenied,KvmHost.Commands.CheckpointKvmGuestCommand'
+            ($lines | Select-Object -Skip 3) -join ' ' | Should -Match ([regex]::Escape("What if: Performing the operation `"Take checkpoint 'nr2' of 'ck-tree''s disks (it is ShutOff)`""))
+            ($lines | Select-Object -Skip 3) -join ' ' | Should -Match "What if: Performing the operation `"Restore 'ck-tree' \(now ShutOff\) to checkpoint 'nr1'"
+            Get-SnapshotNames ck-tree | Should -Be @('nr1')
         }
     }
 
