@@ -22,25 +22,11 @@ BeforeAll {
 
     $ready = '^KVMHOST-GUEST-READY '
 
-    function Get-ConsoleCount([string] $Name, [string] $Pattern) {
-        @(Get-LabGuestConsole -Lab $lab -Name $Name | Where-Object { $_ -match $Pattern }).Count
-    }
-
-    function Get-DomainState([string] $Name) { (Invoke-GuestLabVirsh $lab 'domstate', $Name).StdOut.Trim() }
-
-    function Set-GuestRunning([string] $Name) {
-        $boots = Get-ConsoleCount $Name $ready
-        switch (Get-DomainState $Name) {
-            'paused' { $null = Invoke-GuestLabVirsh $lab 'resume', $Name }
-            'shut off' { $null = Invoke-GuestLabVirsh $lab 'start', $Name; $boots++ }
-        }
-        $begun = Get-ConsoleCount $Name '\] Run /init as init process'
-        $null = Wait-LabGuestConsole -Lab $lab -Name $Name -Pattern $ready -Occurrence ([Math]::Max([Math]::Max($boots, $begun), 1))
-    }
-
-    function Set-GuestOff([string] $Name) {
-        if ((Get-DomainState $Name) -ne 'shut off') { $null = Invoke-GuestLabVirsh $lab 'destroy', $Name }
-    }
+    # The lab's helpers, for this file's lab.
+    function Get-ConsoleCount([string] $Name, [string] $Pattern) { Get-LabGuestConsoleCount -Lab $lab -Name $Name -Pattern $Pattern }
+    function Get-DomainState([string] $Name) { Get-LabGuestState -Lab $lab -Name $Name }
+    function Set-GuestRunning([string] $Name) { Set-LabGuestRunning -Lab $lab -Name $Name }
+    function Set-GuestOff([string] $Name) { Set-LabGuestOff -Lab $lab -Name $Name }
 
     # What libvirt itself says, through virsh: names in creation order, and each one's parent.
     function Get-SnapshotNames([string] $Name) {

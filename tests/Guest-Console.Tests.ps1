@@ -17,28 +17,13 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'harness/Harness.psm1'), (Join-Path $PSScriptRoot 'harness/GuestLab.psm1'),
         (Join-Path $PSScriptRoot 'harness/TerminalLab.psm1') -Force
 
-    $ready = '^KVMHOST-GUEST-READY '
     $noTerminal = Test-TerminalLabSupported
 
-    function Get-ConsoleCount([string] $Name, [string] $Pattern) {
-        @(Get-LabGuestConsole -Lab $lab -Name $Name | Where-Object { $_ -match $Pattern }).Count
-    }
-
-    function Get-DomainState([string] $Name) { (Invoke-GuestLabVirsh $lab 'domstate', $Name).StdOut.Trim() }
-
-    function Set-GuestRunning([string] $Name) {
-        $boots = Get-ConsoleCount $Name $ready
-        switch (Get-DomainState $Name) {
-            'paused' { $null = Invoke-GuestLabVirsh $lab 'resume', $Name }
-            'shut off' { $null = Invoke-GuestLabVirsh $lab 'start', $Name; $boots++ }
-        }
-        $begun = Get-ConsoleCount $Name '\] Run /init as init process'
-        $null = Wait-LabGuestConsole -Lab $lab -Name $Name -Pattern $ready -Occurrence ([Math]::Max([Math]::Max($boots, $begun), 1))
-    }
-
-    function Set-GuestOff([string] $Name) {
-        if ((Get-DomainState $Name) -ne 'shut off') { $null = Invoke-GuestLabVirsh $lab 'destroy', $Name }
-    }
+    # The lab's helpers, for this file's lab.
+    function Get-ConsoleCount([string] $Name, [string] $Pattern) { Get-LabGuestConsoleCount -Lab $lab -Name $Name -Pattern $Pattern }
+    function Get-DomainState([string] $Name) { Get-LabGuestState -Lab $lab -Name $Name }
+    function Set-GuestRunning([string] $Name) { Set-LabGuestRunning -Lab $lab -Name $Name }
+    function Set-GuestOff([string] $Name) { Set-LabGuestOff -Lab $lab -Name $Name }
 
     # The terminal's script: its settings before, pwsh running $PowerShell from a file (after importing the module;
     # it writes its pid to pwsh.pid and the settings it sees before and after), the settings after pwsh has ended,

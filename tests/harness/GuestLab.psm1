@@ -468,6 +468,55 @@ function Send-LabGuestConsole {
     $null = Invoke-HarnessProcess bash $script:LabScript, 'console', $Lab.Name, $Name, $Text -TimeoutSec 60
 }
 
+function Get-LabGuestState {
+    <#
+    .SYNOPSIS
+        The guest's state in virsh's words (running, paused, shut off), from the lab's daemon.
+    #>
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name)
+    (Invoke-GuestLabVirsh $Lab 'domstate', $Name).StdOut.Trim()
+}
+
+function Get-LabGuestConsoleCount {
+    <#
+    .SYNOPSIS
+        How many lines of the guest's serial log match Pattern (a regex): a count taken before an action,
+        so that the action's line is awaited as the next occurrence.
+    #>
+    [OutputType([int])]
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Pattern)
+    @(Get-LabGuestConsole -Lab $Lab -Name $Name | Where-Object { $_ -match $Pattern }).Count
+}
+
+function Set-LabGuestRunning {
+    <#
+    .SYNOPSIS
+        Brings a guest to running (resumes it, or starts it) and waits until every boot its kernel began has
+        printed KVMHOST-GUEST-READY: only then do acpid and the console's shell listen.
+    #>
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name, [ValidateRange(1, 3600)] [int] $TimeoutSec = 120)
+    $ready = '^KVMHOST-GUEST-READY '
+    $boots = Get-LabGuestConsoleCount -Lab $Lab -Name $Name -Pattern $ready
+    switch (Get-LabGuestState -Lab $Lab -Name $Name) {
+        'paused' { $null = Invoke-GuestLabVirsh $Lab 'resume', $Name }
+        'shut off' { $null = Invoke-GuestLabVirsh $Lab 'start', $Name; $boots++ }
+    }
+    # A guest another test started may still be booting too.
+    $begun = Get-LabGuestConsoleCount -Lab $Lab -Name $Name -Pattern '\] Run /init as init process'
+    $null = Wait-LabGuestConsole -Lab $Lab -Name $Name -Pattern $ready -Occurrence ([Math]::Max([Math]::Max($boots, $begun), 1)) -TimeoutSec $TimeoutSec
+}
+
+function Set-LabGuestOff {
+    <#
+    .SYNOPSIS
+        Powers a guest off unless it is off (virsh destroy), and drops a managed-save image it may have.
+    #>
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name)
+    if ((Get-LabGuestState -Lab $Lab -Name $Name) -ne 'shut off') { $null = Invoke-GuestLabVirsh $Lab 'destroy', $Name }
+    $null = Invoke-GuestLabVirsh $Lab 'managedsave-remove', $Name -AllowFailure
+}
+
 $ExecutionContext.SessionState.Module.OnRemove = {
     foreach ($name in @($script:Started)) {
         try { Stop-GuestLab -Name $name } catch { Write-Warning "$_" }
@@ -476,4 +525,4 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 
 Export-ModuleMember -Function Test-GuestLabSupported, Get-TinyGuestImage, Start-GuestLab, Add-GuestLabNetwork, Stop-GuestLab,
     Invoke-InGuestLab, Invoke-GuestLabVirsh, New-LabGuestXml, New-LabGuest, Get-LabGuestConsole,
-    Wait-LabGuestConsole, Send-LabGuestConsole
+    Wait-LabGuestConsole, Send-LabGuestConsole, Get-LabGuestState, Get-LabGuestConsoleCount, Set-LabGuestRunning, Set-LabGuestOff
