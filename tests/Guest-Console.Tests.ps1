@@ -64,7 +64,8 @@ Describe "The serial console of real QEMU guests$(if ($noLab) { " (skipped: $noL
             Set-GuestOff con1
             # Started paused: connected before its first line, the console shows the whole boot.
             $null = Invoke-GuestLabVirsh $lab 'start', '--paused', 'con1'
-            $term = Start-Console "Connect-KvmGuest -Uri '$uri' con1"
+            # After the session the same process lists guests again: the event loop the console started serves its connections too.
+            $term = Start-Console "Connect-KvmGuest -Uri '$uri' con1`n'KVMHOST-LISTED-' + (Get-KvmGuest -Uri '$uri' con1).State"
             Wait-TerminalScreen $term -Pattern 'Escape character is \^\] \(Ctrl \+ \]\)' | Should -Not -BeNullOrEmpty
             $null = Invoke-GuestLabVirsh $lab 'resume', 'con1'
             Wait-TerminalScreen $term -Pattern '^KVMHOST-GUEST-READY con1' -TimeoutSec 120 | Should -Be 'KVMHOST-GUEST-READY con1'
@@ -82,6 +83,7 @@ Describe "The serial console of real QEMU guests$(if ($noLab) { " (skipped: $noL
 
             Send-TerminalKeys $term -Key 'C-]'
             Wait-TerminalScreen $term -Pattern '^KVMHOST-PWSH-DONE$' | Should -Not -BeNullOrEmpty
+            Get-TerminalScreen $term | Should -Contain 'KVMHOST-LISTED-Running'
             Wait-TerminalFile $term -Name inside-after.txt | Should -Be (Wait-TerminalFile $term -Name inside-before.txt) -Because 'raw mode was undone'
             Wait-TerminalFile $term -Name inside-before.txt | Should -Match '\bicanon\b.*\becho\b|\becho\b.*\bicanon\b' -Because 'the terminal was a normal one to begin with'
             Get-DomainState con1 | Should -Be 'running' -Because 'detaching leaves the guest running'
