@@ -179,6 +179,25 @@ Describe "The serial console of real QEMU guests$(if ($noLab) { " (skipped: $noL
             $inside.Output | Should -Contain 'KVMHOST-GUEST-READY con1'
         }
 
+        It 'gives nothing for a log that is not written yet, and -Verbose says why' {
+            Set-GuestOff con-off
+            $output = Get-KvmGuestConsoleLog -Uri $uri con-off -Verbose 4>&1
+            @($output | Where-Object { $_ -is [string] }).Count | Should -Be 0
+            ($output | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message |
+                Should -Contain 'console log of con-off: /var/log/libvirt/qemu/con-off-serial.log is not there yet (nothing was logged since it was configured).'
+        }
+
+        It 'refuses a user who may not read the log with FileUnreadable (virtlogd writes it for root)' {
+            Set-GuestRunning con1
+            $unprivileged = New-UnprivilegedPwsh
+            try {
+                $probe = "Import-Module '$($unprivileged.Module)'; try { Get-KvmGuestConsoleLog con1 -Tail 1 -ErrorAction Stop; 'read' } catch { `$_.FullyQualifiedErrorId; `$_.CategoryInfo.Category }"
+                $result = Invoke-InGuestLab $lab -AllowFailure -Command ($unprivileged.Command + $probe)
+                @($result.Output | ForEach-Object Trim) | Should -Be @('FileUnreadable,KvmHost.Commands.GetKvmGuestConsoleLogCommand', 'PermissionDenied')
+            }
+            finally { Remove-ScratchRoot $unprivileged.Path }
+        }
+
         It 'refuses a guest without a serial console with ConsoleLogNotConfigured and the way to add one' {
             $failure = { Get-KvmGuestConsoleLog -Uri $uri con-bare -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ConsoleLogNotConfigured,KvmHost.Commands.GetKvmGuestConsoleLogCommand' -PassThru
