@@ -6,7 +6,7 @@
     Author               = 'KvmHost contributors'
     CompanyName          = 'KvmHost'
     Copyright            = '(c) KvmHost contributors. MIT License.'
-    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root; then creates, lists, runs, changes and removes its guests through libvirt and virt-install (New-, Get-, Start-/Stop-/Restart-/Suspend-/Resume-/Wait-, Set-, Remove-KvmGuest).'
+    Description          = 'Turns a RHEL-family Linux machine into a KVM virtualization host: CPU checks, packages, the libvirt daemons, a host bridge and IP forwarding, each idempotent, -WhatIf aware and testable offline with -Root; then creates, lists, runs, changes and removes its guests through libvirt and virt-install (New-, Get-, Start-/Stop-/Restart-/Suspend-/Resume-/Wait-, Set-, Remove-KvmGuest), with checkpoints (Checkpoint-KvmGuest, Get-/Restore-/Remove-KvmGuestCheckpoint) and the serial console (Connect-KvmGuest, Get-KvmGuestConsoleLog).'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     # Loaded up front so scripts can name result types and enums ([KvmHost.Core.Cpu.CpuSupportStatus]).
@@ -39,6 +39,12 @@
         'Set-KvmGuest'
         'New-KvmGuest'
         'Remove-KvmGuest'
+        'Checkpoint-KvmGuest'
+        'Get-KvmGuestCheckpoint'
+        'Restore-KvmGuestCheckpoint'
+        'Remove-KvmGuestCheckpoint'
+        'Connect-KvmGuest'
+        'Get-KvmGuestConsoleLog'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

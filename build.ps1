@@ -51,6 +51,9 @@ function Invoke-Native {
     if ($LASTEXITCODE -ne 0) { throw "'$FilePath $($ArgumentList -join ' ')' failed with exit code $LASTEXITCODE" }
 }
 
+# Assemblies KvmHost.Core needs at run time, shipped next to it.
+$script:CoreDependencies = @('Tmds.DBus.Protocol.dll', 'System.IO.Pipelines.dll')
+
 function Invoke-Build {
     Invoke-Native dotnet @('build', "$repo/src/KvmHost/KvmHost.csproj", '-c', $Configuration, '--nologo', '-v', 'quiet', '-clp:ErrorsOnly')
     if (Test-Path $moduleOut) { Remove-Item $moduleOut -Recurse -Force }
@@ -59,7 +62,11 @@ function Invoke-Build {
     foreach ($file in 'KvmHost.dll', 'KvmHost.pdb', 'KvmHost.Core.dll', 'KvmHost.Core.pdb') {
         Copy-Item (Join-Path $bin $file) $moduleOut
     }
-    if (-not $NoReadyToRun) { Invoke-ReadyToRun -Bin $bin -Destination $moduleOut }
+    # Core's own dependencies: the D-Bus library (systemd and NetworkManager on the bus) and the pipelines it reads
+    # with (pwsh ships a newer System.IO.Pipelines, which wins when loaded; this copy serves a pwsh without one).
+    $coreBin = Join-Path $repo "src/KvmHost.Core/bin/$Configuration/net8.0"
+    foreach ($file in $script:CoreDependencies) { Copy-Item (Join-Path $coreBin $file) $moduleOut }
+    if (-not $NoReadyToRun) { Invoke-ReadyToRun -Bin $bin -CoreBin $coreBin -Destination $moduleOut }
     Copy-Item (Join-Path $repo 'KvmHost.psd1') $moduleOut
     # A published module carries its license and its history (the manifest's ReleaseNotes point at it).
     Copy-Item (Join-Path $repo 'LICENSE') $moduleOut
@@ -83,16 +90,19 @@ function Invoke-ReadyToRun {
     # of its own format version, so pwsh 7.4 and 7.5 (.NET 8 and 9) JIT-compile the IL exactly as before. The cmdlet
     # assembly needs pwsh's own System.Management.Automation as a reference, or crossgen2 skips every method that
     # touches it (PowerShellStandard, which it compiles against, is a reference assembly only).
-    param([string] $Bin, [string] $Destination)
+    param([string] $Bin, [string] $CoreBin, [string] $Destination)
     try { $crossgen = & (Join-Path $repo 'src/ReadyToRun/Get-Crossgen2.ps1') }
     catch { Write-Warning "Module left as IL (no ReadyToRun code): $_"; return }
     $framework = [Runtime.InteropServices.RuntimeEnvironment]::GetRuntimeDirectory()
     $response = Join-Path $out 'crossgen2.rsp'
-    foreach ($assembly in 'KvmHost.Core', 'KvmHost') {
+    # The D-Bus library too: its first calls would otherwise JIT-compile a few hundred methods in every new pwsh.
+    foreach ($assembly in 'Tmds.DBus.Protocol', 'KvmHost.Core', 'KvmHost') {
+        $source = if ($assembly -eq 'Tmds.DBus.Protocol') { Join-Path $CoreBin "$assembly.dll" } else { Join-Path $Bin "$assembly.dll" }
         # A response file: pwsh on Unix would expand the framework glob itself.
-        Set-Content -LiteralPath $response -Value @((Join-Path $Bin "$assembly.dll"), '-o', (Join-Path $Destination "$assembly.dll"),
+        Set-Content -LiteralPath $response -Value @($source, '-o', (Join-Path $Destination "$assembly.dll"),
             '-O', '--targetos', 'linux', '--targetarch', $crossgen.TargetArchitecture, '-r', "$framework*.dll",
-            '-r', (Join-Path $PSHOME 'System.Management.Automation.dll'), '-r', (Join-Path $Bin 'KvmHost.Core.dll'))
+            '-r', (Join-Path $PSHOME 'System.Management.Automation.dll'), '-r', (Join-Path $Bin 'KvmHost.Core.dll'),
+            '-r', (Join-Path $CoreBin 'Tmds.DBus.Protocol.dll'), '-r', (Join-Path $CoreBin 'System.IO.Pipelines.dll'))
         Invoke-Native $crossgen.Path @("@$response")
     }
     Remove-Item -LiteralPath $response

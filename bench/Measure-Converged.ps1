@@ -33,10 +33,9 @@ if (-not $reason -and -not (Get-Command strace -CommandType Application -ErrorAc
 if (-not $reason -and -not (Get-Command NetworkManager -CommandType Application -ErrorAction Ignore)) { $reason = "it needs NetworkManager (Debian package network-manager) for the bridge step" }
 if ($reason) { return [pscustomobject]@{ Skipped = "Converged suite skipped: $reason" } }
 
-# Two statements, not one pipeline: New-HostBridge | Set-IpForwarding on the live root waits 30 s for the lock
-# that New-HostBridge still holds, then fails (reported with the figures).
+# The README's pipelines: New-HostBridge pipes into Set-IpForwarding (the host lock is re-entrant on the pipeline's thread).
 $bridge = @{ Name = 'br0'; Port = 'enp1s0'; Address = '192.0.2.10/24'; Gateway = '192.0.2.1' }
-$setup = "Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd; `$bridge = New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) -Force; `$bridge | Set-IpForwarding"
+$setup = "Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd; New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) -Force | Set-IpForwarding"
 $prelude = "`$ErrorActionPreference = 'Stop'; `$ProgressPreference = 'SilentlyContinue'; Import-Module '$Module'; "
 $suffix = [guid]::NewGuid().ToString('N').Substring(0, 6)
 $kvmBox = "kvmh-bench-k$suffix"; $ansibleBox = "kvmh-bench-a$suffix"
@@ -140,7 +139,34 @@ Start-Sleep -Seconds 1   # a second apart from anything the warm-up or pwsh's st
 `$running = @(& { $setup } 4>&1 | Where-Object { `$_ -is [System.Management.Automation.VerboseRecord] -and `$_.Message -like 'Running: *' } | ForEach-Object Message)
 `$VerbosePreference = 'SilentlyContinue'
 `$times = foreach (`$i in 1..$([math]::Max(5, $Rounds * 3))) { `$clock = [Diagnostics.Stopwatch]::StartNew(); `$null = & { $setup }; `$clock.Elapsed.TotalMilliseconds }
-[pscustomobject]@{ Running = `$running; Times = @(`$times); Since = `$since } | ConvertTo-Json -Compress
+# Where a warm run spends its time: each step alone, interleaved, medians.
+`$steps = [ordered]@{
+    Cpu = { Test-KvmCpuSupport }; Packages = { Install-KvmPackages -Force }; Libvirt = { Enable-Libvirtd }
+    Bridge = { New-HostBridge $($bridge.Name) -Interface $($bridge.Port) -IPAddress $($bridge.Address) -Gateway $($bridge.Gateway) -Force }
+    Forwarding = { Set-IpForwarding -Uplink $($bridge.Name) }
+}
+`$stepTimes = @{}; foreach (`$name in `$steps.Keys) { `$stepTimes[`$name] = [Collections.Generic.List[double]]::new() }
+foreach (`$i in 1..$([math]::Max(5, $Rounds * 3))) { foreach (`$name in `$steps.Keys) { `$clock = [Diagnostics.Stopwatch]::StartNew(); `$null = & `$steps[`$name]; `$stepTimes[`$name].Add(`$clock.Elapsed.TotalMilliseconds) } }
+`$stepMedians = [ordered]@{}; foreach (`$name in `$steps.Keys) { `$sorted = @(`$stepTimes[`$name] | Sort-Object); `$stepMedians[`$name] = `$sorted[[int][math]::Floor(`$sorted.Count / 2)] }
+# What each lever bought, each measured against the path it replaced, interleaved, in this pwsh:
+# systemd: Enable-Libvirtd with the bus out of reach (systemctl show twice; systemctl as root talks to systemd's own
+# socket, not the bus) against over D-Bus; the network: the reader with three 'ip -j' runs against rtnetlink;
+# NetworkManager: the two nmcli runs the bridge step made (nmcli itself needs the bus, so it cannot be switched off).
+`$core = [KvmHost.Core.Platform.HostSystem].Assembly
+`$readerType = `$core.GetType('KvmHost.Core.Bridge.LiveNetworkReader')
+`$reader = [Activator]::CreateInstance(`$readerType, [Reflection.BindingFlags] 'Instance,Public,NonPublic', `$null, @([KvmHost.Core.Platform.CommandRunner]::new(`$null), [Activator]::CreateInstance(`$core.GetType('KvmHost.Core.Sysctl.KernelParameters'), `$true)), `$null)
+`$withIp = `$readerType.GetMethod('ReadWithIp', [Reflection.BindingFlags] 'Instance,NonPublic'); `$withNetlink = `$readerType.GetMethod('TryNetlink', [Reflection.BindingFlags] 'Static,NonPublic')
+`$levers = [ordered]@{
+    LibvirtBus = { Enable-Libvirtd }
+    LibvirtSystemctl = { `$env:DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/kvmhost-bench-no-bus'; try { Enable-Libvirtd } finally { `$env:DBUS_SYSTEM_BUS_ADDRESS = `$null } }
+    NetworkIp = { `$withIp.Invoke(`$reader, @([Threading.CancellationToken]::None)) }
+    NetworkNetlink = { `$withNetlink.Invoke(`$null, @()) }
+    Nmcli = { `$null = & nmcli -t -f RUNNING general; `$null = & nmcli --version }
+}
+`$leverTimes = @{}; foreach (`$name in `$levers.Keys) { `$leverTimes[`$name] = [Collections.Generic.List[double]]::new(); `$null = & `$levers[`$name] }
+foreach (`$i in 1..$([math]::Max(5, $Rounds * 3))) { foreach (`$name in `$levers.Keys) { `$clock = [Diagnostics.Stopwatch]::StartNew(); `$null = & `$levers[`$name]; `$leverTimes[`$name].Add(`$clock.Elapsed.TotalMilliseconds) } }
+`$leverMedians = [ordered]@{}; foreach (`$name in `$levers.Keys) { `$sorted = @(`$leverTimes[`$name] | Sort-Object); `$leverMedians[`$name] = `$sorted[[int][math]::Floor(`$sorted.Count / 2)] }
+[pscustomobject]@{ Running = `$running; Times = @(`$times); Since = `$since; Steps = `$stepMedians; Levers = `$leverMedians } | ConvertTo-Json -Compress
 "@
     $inSession = Invoke-Box $kvmBox ((Get-PwshInBox $Pwsh) + $countScript) | ConvertFrom-Json
     $kvmFiles = @(Get-WrittenFile $kvmBox ([double] $inSession.Since))
@@ -203,6 +229,26 @@ Start-Sleep -Seconds 1   # a second apart from anything the warm-up or pwsh's st
             TargetRatio = $target; Label = "Converged: new $name + pipeline vs ansible-playbook"; Met = $(if ($target) { ($c / $a) -le $target } else { '' })
             Note = "median of $Rounds interleaved rounds, each side on its own box, all started through box.sh exec; Ansible recap: $(& $recap $ansibleRecap)"
         }
+    }
+    $stepNote = ($inSession.Steps.PSObject.Properties | ForEach-Object { '{0} {1:N1} ms' -f $_.Name, $_.Value }) -join ', '
+    $lever = $inSession.Levers
+    [pscustomobject]@{
+        Benchmark = 'Converged host, lever: systemd over D-Bus: warm Enable-Libvirtd with systemctl show (bus out of reach) vs over the bus'
+        Baseline = '{0:N1} ms' -f $lever.LibvirtSystemctl; KvmHost = '{0:N1} ms' -f $lever.LibvirtBus
+        Ratio = '{0:N2}' -f ($lever.LibvirtBus / $lever.LibvirtSystemctl); Target = 'none (what the lever buys)'; Met = ''
+        Note = "same pwsh, interleaved medians; over the bus each unit read is two Manager calls (ListUnitsByNames, ListUnitFilesByPatterns), a converged run reads twice; without it systemctl show runs twice. Warm steps alone (medians): $stepNote"
+    }
+    [pscustomobject]@{
+        Benchmark = "Converged host, lever: the running network from rtnetlink in-process vs three 'ip -j' runs"
+        Baseline = '{0:N2} ms' -f $lever.NetworkIp; KvmHost = '{0:N2} ms' -f $lever.NetworkNetlink
+        Ratio = '{0:N3}' -f ($lever.NetworkNetlink / $lever.NetworkIp); Target = 'none (what the lever buys)'; Met = ''
+        Note = 'same pwsh, interleaved medians, links, addresses and routes only (IPv6 sysctls and rules are read the same way by both)'
+    }
+    [pscustomobject]@{
+        Benchmark = 'Converged host, lever: NetworkManager over D-Bus: the two nmcli runs a converged bridge step made before (RUNNING, --version)'
+        Baseline = '{0:N1} ms' -f $lever.Nmcli; KvmHost = 'two bus calls'
+        Ratio = ''; Target = 'none (what the lever buys)'; Met = ''
+        Note = 'nmcli needs the bus itself, so the process path cannot be timed inside the bridge step; this is the time those two processes take'
     }
     [pscustomobject]@{
         Benchmark = 'Converged host: KvmHost pipeline inside a running pwsh vs ansible-playbook'

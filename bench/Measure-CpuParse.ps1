@@ -35,7 +35,7 @@ public static class BenchLoop {
         for (int i = 0; i < n; i++) { System.GC.KeepAlive(System.IO.File.ReadAllBytes(path)); }
         return clock.Elapsed.TotalMilliseconds / n;
     }
-    public static double Probe(KvmHost.Core.Platform.HostRoot root, int n) {
+    public static double Probe(KvmHost.Core.Platform.HostSystem root, int n) {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < n; i++) { System.GC.KeepAlive(KvmHost.Core.Cpu.KvmCpuProbe.Probe(root)); }
         return clock.Elapsed.TotalMilliseconds / n;
@@ -45,7 +45,7 @@ public static class BenchLoop {
 foreach (`$case in (ConvertFrom-Json '$(ConvertTo-Json -Compress @($roots))')) {
     # Fewer calls on the big file: the same bytes read in total, so each sample takes about as long.
     `$n = [math]::Max(10, [int]($Iterations * 384 / `$case.Count))
-    `$root = [KvmHost.Core.Platform.HostRoot]::Open(`$case.Root)
+    `$root = [KvmHost.Core.Platform.HostSystem]::Open([KvmHost.Core.Platform.HostRoot]::Open(`$case.Root), [KvmHost.Core.Platform.CommandRunner]::new(`$null), [Threading.CancellationToken]::None)
     `$null = [BenchLoop]::Read(`$case.Path, 10); `$null = [BenchLoop]::Probe(`$root, 10)
     `$reads = @(); `$probes = @(); `$cmdlets = @()
     foreach (`$s in 1..$Samples) {

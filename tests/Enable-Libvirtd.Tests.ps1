@@ -315,6 +315,26 @@ Describe 'Enable-Libvirtd' {
             $run.Then.PSObject.Properties.Name | Should -Not -Contain 'Changed' -Because 'Get-Libvirtd describes state only'
         }
 
+        It 'reads the units from systemd on the system bus, starting no systemctl, and agrees with systemctl show' {
+            # The process path is what the same pwsh takes once the bus cannot be reached.
+            $run = Invoke-KvmHostInBox -Name $box.Name -Command 'Get-Libvirtd' -Then @'
+& { $env:DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/kvmhost-test-no-bus'
+    $all = @(Get-Libvirtd -Verbose 4>&1)
+    [pscustomobject]@{ State = $all | Where-Object { $_ -isnot [System.Management.Automation.VerboseRecord] }
+        Verbose = @($all | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message) } }
+'@
+            $run.ErrorId | Should -BeNullOrEmpty -Because $run.Message
+            @($run.Verbose -match '^D-Bus: \d+ calls in one batch: busctl call org\.freedesktop\.systemd1 ').Count | Should -BeGreaterOrEqual 1
+            @($run.Verbose -match '^Running: ') | Should -BeNullOrEmpty -Because 'systemd answers on the bus: no systemctl process'
+            @($run.Then.Verbose -match '^Running: systemctl --no-ask-password show ').Count | Should -BeGreaterOrEqual 1
+            foreach ($property in 'Name', 'ActiveState', 'SubState', 'UnitFileState') {
+                @($run.State.Units.$property) | Should -Be @($run.Then.State.Units.$property) -Because "$property over the bus and from systemctl show"
+            }
+            @($run.State.Units.Name) | Should -Be $units
+            $run.State.Active | Should -Be $run.Then.State.Active
+            $run.State.Enabled | Should -Be $run.Then.State.Enabled
+        }
+
         It 'reports a daemon that systemd cannot start as not reachable, with its journal' {
             $null = Invoke-TestBox -Name $box.Name -Command sh, -c, @'
 mkdir -p /etc/systemd/system/libvirtd.service.d &&

@@ -290,12 +290,8 @@ Describe "Concurrency: parallel runs on one root queue on the host lock$(if ($no
 
 Describe "Privilege: not root means NotRoot before anything is written, and -WhatIf previews without root$(if ($noSetpriv) { ' (skipped: needs root and setpriv to become uid 65534)' })" -Tag Hardening -Skip:($noSetpriv) {
     BeforeAll {
-        # pwsh runs from root's NuGet package folder, which another user cannot enter: copy it and the module to a world-readable place.
-        $script:copy = New-ScratchRoot -Directories 'home'
-        Copy-Item -Recurse $PSHOME "$($script:copy)/pwsh"
-        Copy-Item -Recurse (Split-Path (Get-KvmHostModulePath)) "$($script:copy)/KvmHost"
-        & chmod -R a+rX $script:copy
-        & chmod 1777 "$($script:copy)/home"
+        # pwsh runs from root's NuGet package folder, which another user cannot enter: a world-readable copy, started as uid 65534.
+        $script:unprivileged = New-UnprivilegedPwsh
         $script:watched = @('/etc/sysctl.d', '/etc/sysctl.conf', '/run/lock/kvmhost.lock') | ForEach-Object {
             [pscustomobject]@{ Path = $_; Before = if (Test-Path $_) { (Get-Item $_).LastWriteTimeUtc } }
         }
@@ -315,15 +311,13 @@ $results = foreach ($call in @(
 }
 '---'; $results | ConvertTo-Json -Compress -Depth 4
 '@
-        $dotnet = [Environment]::ProcessPath
-        $homeDir = "$($script:copy)/home"
-        $output = & setpriv --reuid=65534 --regid=65534 --clear-groups env "HOME=$homeDir" "DOTNET_CLI_HOME=$homeDir" POWERSHELL_TELEMETRY_OPTOUT=1 `
-            $dotnet "$($script:copy)/pwsh/pwsh.dll" -NoProfile -NonInteractive -Command "id -u; Import-Module '$($script:copy)/KvmHost/KvmHost.psd1'; $probe" 2>&1
+        $command = $script:unprivileged.Command
+        $output = & $command[0] @($command | Select-Object -Skip 1) "id -u; Import-Module '$($script:unprivileged.Module)'; $probe" 2>&1
         $script:uid = "$($output | Select-Object -First 1)".Trim()
         $text = ($output | ForEach-Object { "$_" }) -join "`n"
         $script:results = $text.Substring($text.LastIndexOf('---') + 3) | ConvertFrom-Json
     }
-    AfterAll { Remove-ScratchRoot $script:copy }
+    AfterAll { Remove-ScratchRoot $script:unprivileged.Path }
 
     It 'runs the probe as uid 65534' { $script:uid | Should -Be '65534' }
 

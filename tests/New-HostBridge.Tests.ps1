@@ -391,6 +391,49 @@ Describe 'New-HostBridge' {
         }
     }
 
+    Context 'piped into Set-IpForwarding on a live host (the README pipeline, in a network namespace lab)' {
+        BeforeAll {
+            if ($script:labSkip) { return }
+            $script:pipeLab = New-NetLab
+            $script:pipeEtc = Join-Path ([IO.Path]::GetTempPath()) ('kvmhost-etc-' + [guid]::NewGuid().ToString('N'))
+            $nic = $script:pipeLab.NIC
+            # New-HostBridge writes its result while it still holds the host lock; Set-IpForwarding, run inside that
+            # WriteObject on the same thread, takes the lock for its input object. Before the lock was re-entrant on
+            # one thread this waited 30 s and failed with LockTimeout.
+            $script:piped = Invoke-KvmHostInLab -Lab $script:pipeLab.LAB -EtcOverlay $script:pipeEtc -Script @"
+`$r = [ordered]@{}
+`$r.Pipeline = Step { New-HostBridge br0 -Interface $nic -Backend NetworkScripts -Force -RollbackTimeout 20 | Set-IpForwarding -WarningAction SilentlyContinue }
+`$r.Bridge = Step { Get-HostBridge br0 }
+`$r.Forwarding = (Get-Content /proc/sys/net/ipv4/ip_forward).Trim()
+`$r.DropIn = Get-Content /etc/sysctl.d/90-kvmhost-forwarding.conf -ErrorAction Ignore
+& flock --nonblock /run/lock/kvmhost.lock true
+`$r.LockFreeAfter = `$LASTEXITCODE -eq 0
+`$r
+"@
+        }
+        AfterAll {
+            if ($script:pipeLab) { Remove-NetLab -Name $script:pipeLab.LAB }
+            if ($script:pipeEtc) { Remove-Item -Recurse -Force $script:pipeEtc -ErrorAction Ignore }
+        }
+
+        It 'bridges, then forwards on the bridge in the same pipeline, and releases the lock at the end' {
+
+            if ($script:labSkip) { Set-ItResult -Skipped -Because $script:labSkip; return }
+            $script:piped.Pipeline.Errors | Should -BeNullOrEmpty
+            # The bridge's result is Set-IpForwarding's input (its Name binds -Uplink); what comes out is forwarding's.
+            $script:piped.Pipeline.Results | Should -HaveCount 1
+            $forwarding = $script:piped.Pipeline.Results[0]
+            $script:piped.Bridge.Results[0].Active | Should -BeTrue
+            $script:piped.Bridge.Results[0].Ports | Should -Be @($script:pipeLab.NIC)
+            $forwarding.Key | Should -Be 'net.ipv4.ip_forward'
+            $forwarding.Changed | Should -BeTrue
+            $forwarding.RuntimeValue | Should -Be 1
+            $script:piped.Forwarding | Should -Be '1' -Because 'the lab namespace forwards now'
+            $script:piped.DropIn | Should -Contain 'net.ipv4.ip_forward = 1'
+            $script:piped.LockFreeAfter | Should -BeTrue -Because 'both commands let go of /run/lock/kvmhost.lock'
+        }
+    }
+
     Context 'a preview without root' {
         BeforeAll {
             if ($script:labSkip) { return }
@@ -481,6 +524,7 @@ function Step([scriptblock] `$Block) {
 `$r.GatewayAfterGood = Answers '$($script:nmLab.GW_IP)'
 `$r.Checkpoints = "`$(busctl get-property org.freedesktop.NetworkManager /org/freedesktop/NetworkManager org.freedesktop.NetworkManager Checkpoints)"
 `$r.Again = Step { New-HostBridge br0 -Interface $nic -Force }
+`$r.AgainVerbose = @(New-HostBridge br0 -Interface $nic -Force -Verbose 4>&1 | Where-Object { `$_ -is [System.Management.Automation.VerboseRecord] } | ForEach-Object Message)
 `$r.Removed = Step { Remove-HostBridge br0 -Force -RollbackTimeout 20 }
 `$r.AfterRemoved = Links
 `$r.GatewayAfterRemoved = Answers '$($script:nmLab.GW_IP)'
@@ -517,6 +561,17 @@ function Step([scriptblock] `$Block) {
 
             if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
             $script:nmStory.Again.Results[0].Changed | Should -BeFalse
+        }
+
+        It 'asks NetworkManager on its bus and reads the network from netlink: a converged run starts no program' {
+
+            if ($script:nmSkip) { Set-ItResult -Skipped -Because $script:nmSkip; return }
+            $verbose = @($script:nmStory.AgainVerbose)
+            @($verbose -match '^D-Bus: busctl call org\.freedesktop\.DBus .* NameHasOwner s org\.freedesktop\.NetworkManager$').Count | Should -Be 1
+            @($verbose -match '^D-Bus: busctl call org\.freedesktop\.NetworkManager .* Get ss org\.freedesktop\.NetworkManager Version$').Count | Should -Be 1
+            @($verbose -match '^Running: ') | Should -BeNullOrEmpty -Because 'nmcli, busctl and ip are not needed when nothing changes'
+            # The checkpoint of the converging run went over the bus too.
+            @($script:nmStory.Good.Results[0].LiveChanges -match 'CheckpointCreate aouu 0 \d+ 6  \(over D-Bus\)$').Count | Should -Be 1
         }
 
         It 'Remove-HostBridge gives the NIC a profile with the bridge''s address and the gateway answers' {

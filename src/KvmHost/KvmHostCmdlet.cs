@@ -12,6 +12,7 @@ public abstract class KvmHostCmdlet : KvmCmdlet
     private HostRoot? _root;
     private AtomicFileWriter? _writer;
     private ReleaseProfile? _release;
+    private HostSystem? _host;
 
     /// <summary>The file-system root to act on; "/" is the running host.</summary>
     [Parameter]
@@ -21,6 +22,9 @@ public abstract class KvmHostCmdlet : KvmCmdlet
     protected HostRoot HostRoot => _root ??= HostRoot.Open(GetUnresolvedProviderPathFromPSPath(Root));
 
     protected AtomicFileWriter Writer => _writer ??= new AtomicFileWriter(HostRoot);
+
+    /// <summary>The root with its runner: Core decides from it, once, whether there is a running system to act on.</summary>
+    protected HostSystem HostSystem => _host ??= HostSystem.Open(HostRoot, Runner, Cancellation, WriteVerbose);
 
     protected ReleaseProfile Release => _release ??= ReleaseProfile.Detect(HostRoot);
 

@@ -14,6 +14,9 @@ public sealed class ScratchRoot : IDisposable
     public string Path { get; }
     public HostRoot Root { get; }
 
+    /// <summary>The root as the image it stands for: nothing running, processes (rpm --root...) through a real runner.</summary>
+    public HostSystem Image => HostSystem.Open(Root, new CommandRunner(), CancellationToken.None);
+
     public static string Fixture(string relative) => System.IO.Path.Combine(AppContext.BaseDirectory, "fixtures", relative);
 
     public string HostPath(string pathInRoot) => Path + pathInRoot;

@@ -246,7 +246,8 @@ function New-LabGuestXml {
     .SYNOPSIS
         The domain XML of a tiny guest: TCG (type='qemu'), q35, direct kernel boot with the lab's kernel
         and initramfs, ACPI, a pty serial console logged to /var/log/libvirt/qemu/NAME-serial.log, no
-        balloon; optionally a qcow2 volume of the default pool as vda and a NIC.
+        balloon; optionally a volume of the default pool as vda (qcow2 or raw; -FileDisk: the same image
+        as a plain file disk), a NIC, UEFI firmware (-Uefi) or no serial console at all (-NoSerial).
     #>
     [OutputType([string])]
     param(
@@ -257,18 +258,38 @@ function New-LabGuestXml {
         [ValidateRange(1, 8)] [int] $ProcessorCount = 1,
         # A volume of the default pool, attached as vda (virtio).
         [string] $Volume,
+        [ValidateSet('qcow2', 'raw')] [string] $DiskFormat = 'qcow2',
+        # The volume as <disk type='file'> (its path in the lab) instead of <disk type='volume'>: external
+        # snapshots need a file source.
+        [switch] $FileDisk,
         # A libvirt network (in the lab) or a bridge (in the lab's network namespace) for one virtio NIC.
         [string] $Network,
         [string] $Bridge,
-        [string] $Description
+        [string] $Description,
+        # <os firmware='efi'>: libvirt picks OVMF from the firmware descriptors (Debian package ovmf) and
+        # gives the guest a pflash NVRAM file. The tiny kernel still boots directly.
+        [switch] $Uefi,
+        # No <serial> and no <console>: a guest without a serial console (it is for definitions; its /init
+        # writes to a console it does not have).
+        [switch] $NoSerial
     )
     $escape = { param($text) [System.Security.SecurityElement]::Escape($text) }
     $arguments = Get-TinyGuestKernelArguments -Variant $Variant -Name $Name
-    $disk = if ($Volume) {
+    $disk = if ($Volume -and $FileDisk) {
+        @"
+
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='$DiskFormat'/>
+      <source file='$($Lab.LabImagesPath)/$(& $escape $Volume)'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+"@
+    }
+    elseif ($Volume) {
         @"
 
     <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2'/>
+      <driver name='qemu' type='$DiskFormat'/>
       <source pool='default' volume='$(& $escape $Volume)'/>
       <target dev='vda' bus='virtio'/>
     </disk>
@@ -281,12 +302,22 @@ function New-LabGuestXml {
         "`n    <interface type='bridge'><source bridge='$(& $escape $Bridge)'/><model type='virtio'/></interface>"
     }
     $descriptionElement = if ($Description) { "`n  <description>$(& $escape $Description)</description>" }
+    $serial = if (-not $NoSerial) {
+        @"
+
+    <serial type='pty'>
+      <log file='/var/log/libvirt/qemu/$Name-serial.log' append='on'/>
+      <target port='0'/>
+    </serial>
+    <console type='pty'><target type='serial' port='0'/></console>
+"@
+    }
     @"
 <domain type='qemu'>
   <name>$Name</name>$descriptionElement
   <memory unit='MiB'>$MemoryMiB</memory>
   <vcpu>$ProcessorCount</vcpu>
-  <os>
+  <os$(if ($Uefi) { " firmware='efi'" })>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>$($Lab.Kernel)</kernel>
     <initrd>$($Lab.Initrd)</initrd>
@@ -296,12 +327,7 @@ function New-LabGuestXml {
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
-  <devices>$disk$nic
-    <serial type='pty'>
-      <log file='/var/log/libvirt/qemu/$Name-serial.log' append='on'/>
-      <target port='0'/>
-    </serial>
-    <console type='pty'><target type='serial' port='0'/></console>
+  <devices>$disk$nic$serial
     <memballoon model='none'/>
   </devices>
 </domain>
@@ -311,8 +337,9 @@ function New-LabGuestXml {
 function New-LabGuest {
     <#
     .SYNOPSIS
-        Defines a tiny guest in the lab (and a qcow2 volume for it, unless -DiskSizeMiB 0) and, with
-        -Start, starts it. Returns Name, Variant, Volume, SerialLogPath (host path) and XmlPath.
+        Defines a tiny guest in the lab (and a volume for it, qcow2 unless -DiskFormat raw, unless
+        -DiskSizeMiB 0) and, with -Start, starts it. Returns Name, Variant, Volume, SerialLogPath (host
+        path) and XmlPath. -FileDisk, -Uefi, -NoSerial: see New-LabGuestXml.
     .PARAMETER DiskText
         The disk's first line, which the guest prints at boot as "KVMHOST-DISK <text>".
     #>
@@ -325,32 +352,36 @@ function New-LabGuest {
         [ValidateRange(1, 8)] [int] $ProcessorCount = 1,
         [ValidateRange(0, 4096)] [int] $DiskSizeMiB = 16,
         [ValidatePattern('^[^\r\n]*$')] [string] $DiskText,
+        [ValidateSet('qcow2', 'raw')] [string] $DiskFormat = 'qcow2',
+        [switch] $FileDisk,
         [string] $Network,
         [string] $Bridge,
         [string] $Description,
+        [switch] $Uefi,
+        [switch] $NoSerial,
         [switch] $Start
     )
     $volume = $null
     if ($DiskSizeMiB -gt 0) {
-        $volume = "$Name.qcow2"
+        $volume = "$Name.$DiskFormat"
         if ($PSBoundParameters.ContainsKey('DiskText')) {
-            # qemu-img writes the text into a fresh qcow2 next to the pool's files; a refresh adopts it.
+            # qemu-img writes the text into a fresh image next to the pool's files; a refresh adopts it.
             $raw = Join-Path $Lab.Directory "$Name.raw"
             [IO.File]::WriteAllText($raw, "$DiskText`n")
             $stream = [IO.File]::OpenWrite($raw)
             try { $stream.SetLength([long] $DiskSizeMiB * 1MB) } finally { $stream.Dispose() }
             try {
-                $null = Invoke-HarnessProcess qemu-img 'convert', '-f', 'raw', '-O', 'qcow2', $raw, (Join-Path $Lab.ImagesPath $volume)
+                $null = Invoke-HarnessProcess qemu-img 'convert', '-f', 'raw', '-O', $DiskFormat, $raw, (Join-Path $Lab.ImagesPath $volume)
             }
             finally { Remove-Item -LiteralPath $raw }
             $null = Invoke-GuestLabVirsh $Lab 'pool-refresh', 'default'
         }
         else {
-            $null = Invoke-GuestLabVirsh $Lab 'vol-create-as', 'default', $volume, "${DiskSizeMiB}M", '--format', 'qcow2'
+            $null = Invoke-GuestLabVirsh $Lab 'vol-create-as', 'default', $volume, "${DiskSizeMiB}M", '--format', $DiskFormat
         }
     }
-    $xmlParameters = @{ Lab = $Lab; Name = $Name; Variant = $Variant; MemoryMiB = $MemoryMiB; ProcessorCount = $ProcessorCount }
-    foreach ($optional in 'Network', 'Bridge', 'Description') {
+    $xmlParameters = @{ Lab = $Lab; Name = $Name; Variant = $Variant; MemoryMiB = $MemoryMiB; ProcessorCount = $ProcessorCount; DiskFormat = $DiskFormat }
+    foreach ($optional in 'Network', 'Bridge', 'Description', 'FileDisk', 'Uefi', 'NoSerial') {
         if ($PSBoundParameters.ContainsKey($optional)) { $xmlParameters[$optional] = $PSBoundParameters[$optional] }
     }
     if ($volume) { $xmlParameters.Volume = $volume }
@@ -532,6 +563,55 @@ try { & { $Script } 2>&1 3>&1 | ForEach-Object { `$all.Add(`$_) } } catch { `$al
     finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
 }
 
+function Get-LabGuestState {
+    <#
+    .SYNOPSIS
+        The guest's state in virsh's words (running, paused, shut off), from the lab's daemon.
+    #>
+    [OutputType([string])]
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name)
+    (Invoke-GuestLabVirsh $Lab 'domstate', $Name).StdOut.Trim()
+}
+
+function Get-LabGuestConsoleCount {
+    <#
+    .SYNOPSIS
+        How many lines of the guest's serial log match Pattern (a regex): a count taken before an action,
+        so that the action's line is awaited as the next occurrence.
+    #>
+    [OutputType([int])]
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $Pattern)
+    @(Get-LabGuestConsole -Lab $Lab -Name $Name | Where-Object { $_ -match $Pattern }).Count
+}
+
+function Set-LabGuestRunning {
+    <#
+    .SYNOPSIS
+        Brings a guest to running (resumes it, or starts it) and waits until every boot its kernel began has
+        printed KVMHOST-GUEST-READY: only then do acpid and the console's shell listen.
+    #>
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name, [ValidateRange(1, 3600)] [int] $TimeoutSec = 120)
+    $ready = '^KVMHOST-GUEST-READY '
+    $boots = Get-LabGuestConsoleCount -Lab $Lab -Name $Name -Pattern $ready
+    switch (Get-LabGuestState -Lab $Lab -Name $Name) {
+        'paused' { $null = Invoke-GuestLabVirsh $Lab 'resume', $Name }
+        'shut off' { $null = Invoke-GuestLabVirsh $Lab 'start', $Name; $boots++ }
+    }
+    # A guest another test started may still be booting too.
+    $begun = Get-LabGuestConsoleCount -Lab $Lab -Name $Name -Pattern '\] Run /init as init process'
+    $null = Wait-LabGuestConsole -Lab $Lab -Name $Name -Pattern $ready -Occurrence ([Math]::Max([Math]::Max($boots, $begun), 1)) -TimeoutSec $TimeoutSec
+}
+
+function Set-LabGuestOff {
+    <#
+    .SYNOPSIS
+        Powers a guest off unless it is off (virsh destroy), and drops a managed-save image it may have.
+    #>
+    param([Parameter(Mandatory)] [pscustomobject] $Lab, [Parameter(Mandatory)] [string] $Name)
+    if ((Get-LabGuestState -Lab $Lab -Name $Name) -ne 'shut off') { $null = Invoke-GuestLabVirsh $Lab 'destroy', $Name }
+    $null = Invoke-GuestLabVirsh $Lab 'managedsave-remove', $Name -AllowFailure
+}
+
 $ExecutionContext.SessionState.Module.OnRemove = {
     foreach ($name in @($script:Started)) {
         try { Stop-GuestLab -Name $name } catch { Write-Warning "$_" }
@@ -540,4 +620,5 @@ $ExecutionContext.SessionState.Module.OnRemove = {
 
 Export-ModuleMember -Function Test-GuestLabSupported, Get-TinyGuestImage, Start-GuestLab, Add-GuestLabNetwork, Stop-GuestLab,
     Invoke-InGuestLab, Invoke-GuestLabVirsh, New-LabGuestXml, New-LabGuest, Get-LabGuestConsole,
-    Wait-LabGuestConsole, Send-LabGuestConsole, Get-GuestLabMedia, Get-GuestLabInventory, Invoke-GuestLabPwsh
+    Wait-LabGuestConsole, Send-LabGuestConsole, Get-GuestLabMedia, Get-GuestLabInventory, Invoke-GuestLabPwsh,
+    Get-LabGuestState, Get-LabGuestConsoleCount, Set-LabGuestRunning, Set-LabGuestOff

@@ -74,7 +74,9 @@ write_config() {
   local dir=$1
   # The folders Debian's and RHEL's packages ship (libvirtd makes the rest): the serial logs go to
   # /var/log/libvirt/qemu, which libvirt expects to exist.
-  mkdir -p "$dir/etc-libvirt" "$dir/run" "$dir/var-lib-libvirt/images" "$dir/var-lib-libvirt/boot" \
+  # run/lock: /var/lock links to /run/lock, where libvirt locks a pty while a console client holds it
+  # (virDomainOpenConsole fails without the folder); the lab's /run is this private one.
+  mkdir -p "$dir/etc-libvirt" "$dir/run/lock" "$dir/var-lib-libvirt/images" "$dir/var-lib-libvirt/boot" \
     "$dir/var-cache-libvirt/qemu" "$dir/var-log-libvirt/qemu"
   chmod 0711 "$dir/var-lib-libvirt/images" "$dir/var-lib-libvirt/boot" "$dir/var-cache-libvirt" "$dir/var-cache-libvirt/qemu"
   # Only what the lab needs; everything else is libvirt's built-in default, whatever the machine's own

@@ -13,8 +13,14 @@ public sealed record BridgeOutcome(IReadOnlyList<FileChange> FileChanges, IReadO
 /// checks that the bridge is there and that every probe that answered before answers again within the
 /// rollback timeout, and otherwise puts back files and network state.
 /// </summary>
-public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer, IReachability reachability, CancellationToken cancellationToken)
+public sealed class BridgeApplier(HostSystem host, AtomicFileWriter writer, IReachability reachability)
 {
+    private readonly ICommandRunner _runner = host.Runner;
+    private readonly CancellationToken _cancellation = host.Cancellation;
+
+    /// <summary>A plan that changes the running network is only made for the running system.</summary>
+    private RunningSystem Running => host.Running ?? throw new InvalidOperationException("A live bridge plan needs the running system.");
+
     /// <summary>NetworkManager's own rollback comes this long after ours, so it only fires if this process died.</summary>
     public static readonly TimeSpan CheckpointGrace = TimeSpan.FromSeconds(30);
 
@@ -29,8 +35,8 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
 
         var s = plan.Settings;
         var log = new List<string>();
-        var probes = live.ProbeTargets.Select(t => (Target: t, Before: reachability.Answers(t, TimeSpan.FromSeconds(3), cancellationToken))).ToList();
-        var nm = plan.Config.Backend == BridgeBackend.NetworkManager ? new NetworkManagerClient(runner, cancellationToken) : null;
+        var probes = live.ProbeTargets.Select(t => (Target: t, Before: reachability.Answers(t, TimeSpan.FromSeconds(3), _cancellation))).ToList();
+        var nm = plan.Config.Backend == BridgeBackend.NetworkManager ? Running.NetworkManager : null;
         string? checkpoint = null;
         var deadline = DateTime.UtcNow + rollbackTimeout;
         try
@@ -40,14 +46,14 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
             WriteFiles(plan, changes);
             deadline = DateTime.UtcNow + rollbackTimeout;
             if (nm is not null) ActivateWithNetworkManager(nm, plan, changes, log);
-            else new IpRouteBridge(runner, cancellationToken).Apply(IpRouteBridge.Commands(s, live), log);
+            else new IpRouteBridge(_runner, _cancellation).Apply(IpRouteBridge.Commands(s, live), log);
 
             var after = WaitForBridge(s, live, deadline);
             if (after.Problem is { } problem) throw new RollbackNeeded(problem);
             var results = new List<BridgeProbe>();
             foreach (var (target, before) in probes)
             {
-                bool? answered = before ? reachability.Answers(target, Remaining(deadline), cancellationToken) : null;
+                bool? answered = before ? reachability.Answers(target, Remaining(deadline), _cancellation) : null;
                 results.Add(new BridgeProbe(target.ToString(), before, answered));
             }
             if (results.FirstOrDefault(r => r.After == false) is { } failed)
@@ -68,7 +74,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
             // The checkpoint restores what NetworkManager managed; a NIC it only saw as externally
             // configured can come back without its addresses. The captured state covers that too.
             if (nm is null || !LooksRestored(s, live.Before))
-                new IpRouteBridge(runner, CancellationToken.None).Restore(s, live.Before, log);
+                new IpRouteBridge(_runner, CancellationToken.None).Restore(s, live.Before, log);
             if (e is OperationCanceledException) throw;
             var before = (e as RollbackNeeded)?.Probes ?? probes.Select(p => new BridgeProbe(p.Target.ToString(), p.Before, null)).ToList();
             var recheck = before.Select(p => p.Before
@@ -107,7 +113,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
         var s = plan.Settings;
         nm.Run(NetworkManagerClient.UpArguments(NetworkManagerConfig.StableUuid(s.Name)), log);
         // autoconnect-ports normally brings the port along; activate it by hand when it did not.
-        var state = new LiveNetworkReader(runner).Read(cancellationToken);
+        var state = Running.ReadNetwork();
         if (state.Link(s.Port)?.Master != s.Name)
             nm.Run(NetworkManagerClient.UpArguments(plan.PortUuid ?? NetworkManagerConfig.StableUuid(NetworkManagerConfig.PortId(s.Name, s.Port))), log);
     }
@@ -115,19 +121,18 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
     /// <summary>The bridge exists, has the NIC as port and carries its addresses (NetworkManager may take a moment).</summary>
     private (LiveNetworkState? State, string? Problem) WaitForBridge(BridgeSettings s, LivePlan live, DateTime deadline)
     {
-        var reader = new LiveNetworkReader(runner);
         string? problem;
         LiveNetworkState state;
         do
         {
-            state = reader.Read(cancellationToken);
+            state = Running.ReadNetwork();
             var bridge = state.Link(s.Name);
             problem = bridge is null ? $"the bridge {s.Name} does not exist after the change"
                 : state.Link(s.Port)?.Master != s.Name ? $"{s.Port} is not a port of {s.Name} after the change"
                 : live.BridgeAddresses.FirstOrDefault(a => !bridge.Addresses.Any(b => b.Cidr.Equals(a))) is { } missing ? $"{s.Name} does not carry {missing} after the change"
                 : null;
             if (problem is null) return (state, null);
-            cancellationToken.WaitHandle.WaitOne(300);
+            _cancellation.WaitHandle.WaitOne(300);
         }
         while (DateTime.UtcNow < deadline);
         return (state, problem);
@@ -167,7 +172,7 @@ public sealed class BridgeApplier(ICommandRunner runner, AtomicFileWriter writer
 
     private LiveNetworkState? SafeRead()
     {
-        try { return new LiveNetworkReader(runner).Read(CancellationToken.None); }
+        try { return Running.ReadNetwork(CancellationToken.None); }
         catch (KvmHostException) { return null; }
     }
 

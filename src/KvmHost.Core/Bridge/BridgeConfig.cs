@@ -124,14 +124,14 @@ public static class BridgeConfigs
     /// the change and does not answer, that is added to <paramref name="blockers"/>: -WhatIf still previews,
     /// a real run stops with it.
     /// </summary>
-    public static IBridgeConfig Open(BridgeBackend backend, HostRoot root, ReleaseProfile? release, ICommandRunner runner,
-        ICollection<KvmHostException> blockers, CancellationToken cancellationToken)
+    public static IBridgeConfig Open(BridgeBackend backend, HostSystem host, ReleaseProfile? release, ICollection<KvmHostException> blockers)
     {
+        var root = host.Root;
         if (backend == BridgeBackend.NetworkScripts) return new NetworkScriptsConfig(root);
         bool? fromVersion = null;
-        if (root.IsLive)
+        if (host.Running is { } running)
         {
-            var client = new NetworkManagerClient(runner, cancellationToken);
+            var client = running.NetworkManager;
             if (client.IsRunning()) fromVersion = client.UsesNewNames();
             else blockers.Add(NetworkManagerNotRunning(release));
         }

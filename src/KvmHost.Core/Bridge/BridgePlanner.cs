@@ -64,14 +64,16 @@ public static class BridgePlanner
     /// Reads only, takes no lock: a preview and a rejected call leave no trace. What would stop a real run is
     /// in the plan's Blockers.
     /// </summary>
-    public static BridgePlan Prepare(BridgeRequest request, HostRoot root, BridgeBackend backend, ReleaseProfile? release,
-        ICommandRunner runner, string? sshConnection, CancellationToken cancellationToken)
+    public static BridgePlan Prepare(BridgeRequest request, HostSystem host, BridgeBackend backend, ReleaseProfile? release, string? sshConnection)
     {
         var blockers = new List<KvmHostException>();
-        if (Privileges.MissingRootFor(root, $"Bridging {request.Interface} into {request.Name}") is { } notRoot) blockers.Add(notRoot);
-        LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
-        var config = BridgeConfigs.Open(backend, root, release, runner, blockers, cancellationToken);
-        return Plan(request, root, config, live, sshConnection) with { Blockers = blockers };
+        if (Privileges.MissingRootFor(host, $"Bridging {request.Interface} into {request.Name}") is { } notRoot) blockers.Add(notRoot);
+        LiveNetworkState? live = host.Running?.ReadNetwork();
+        var config = BridgeConfigs.Open(backend, host, release, blockers);
+        var plan = Plan(request, host.Root, config, live, sshConnection) with { Blockers = blockers };
+        // The rules as they are before the change, for putting them back: read now, not at a rollback.
+        if (plan.Live?.Needed == true) _ = live!.Rules;
+        return plan;
     }
 
     public static BridgePlan Plan(BridgeRequest request, HostRoot root, IBridgeConfig config, LiveNetworkState? live, string? sshConnection)

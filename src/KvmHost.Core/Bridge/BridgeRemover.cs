@@ -30,19 +30,23 @@ public sealed record RemovalPlan
 /// later edits), the bridge's files are removed with backups, and on the running host the addresses
 /// and routes move back under the same probe-and-rollback guard as New-HostBridge.
 /// </summary>
-public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer, IReachability reachability, CancellationToken cancellationToken)
+public sealed class BridgeRemover(HostSystem host, AtomicFileWriter writer, IReachability reachability)
 {
+    private readonly ICommandRunner _runner = host.Runner;
+    private readonly CancellationToken _cancellation = host.Cancellation;
+
     /// <summary>Reads what a removal needs and plans it; reads only, takes no lock. What would stop a real run is in Blockers.</summary>
-    public static RemovalPlan Prepare(string name, HostRoot root, BridgeBackend? backend, ReleaseProfile? release, ICommandRunner runner,
-        string? sshConnection, CancellationToken cancellationToken)
+    public static RemovalPlan Prepare(string name, HostSystem host, BridgeBackend? backend, ReleaseProfile? release, string? sshConnection)
     {
         var blockers = new List<KvmHostException>();
-        if (Privileges.MissingRootFor(root, $"Removing the bridge {name}") is { } notRoot) blockers.Add(notRoot);
-        LiveNetworkState? live = root.IsLive ? new LiveNetworkReader(runner).Read(cancellationToken) : null;
-        var plan = Plan(name, root, BridgeConfigs.ForRemoval(backend, root, release), live, sshConnection);
+        if (Privileges.MissingRootFor(host, $"Removing the bridge {name}") is { } notRoot) blockers.Add(notRoot);
+        LiveNetworkState? live = host.Running?.ReadNetwork();
+        var plan = Plan(name, host.Root, BridgeConfigs.ForRemoval(backend, host.Root, release), live, sshConnection);
         if (plan.LiveNeeded && plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null
-            && !new NetworkManagerClient(runner, cancellationToken).IsRunning())
+            && host.Running?.NetworkManager.IsRunning() != true)
             blockers.Add(BridgeConfigs.NetworkManagerNotRunning(release));
+        // The rules as they are before the change, for putting them back: read now, not at a rollback.
+        if (plan.LiveNeeded) _ = live?.Rules;
         return plan with { Blockers = blockers };
     }
 
@@ -129,9 +133,9 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
             foreach (var file in plan.Files.Where(f => f.Changes)) changes.Add(Write(file));
             return new BridgeOutcome(changes, log, [], false, null, null);
         }
-        var probes = plan.ProbeTargets.Select(t => (Target: t, Before: reachability.Answers(t, TimeSpan.FromSeconds(3), cancellationToken))).ToList();
+        var probes = plan.ProbeTargets.Select(t => (Target: t, Before: reachability.Answers(t, TimeSpan.FromSeconds(3), _cancellation))).ToList();
         bool useNm = plan.Config.Backend == BridgeBackend.NetworkManager && plan.Configured is not null;
-        var nm = useNm ? new NetworkManagerClient(runner, cancellationToken) : null;
+        var nm = useNm ? Running.NetworkManager : null;
         string? checkpoint = null;
         try
         {
@@ -149,12 +153,12 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
             }
             else
             {
-                new IpRouteBridge(runner, cancellationToken).Apply(plan.IpCommands, log);
+                new IpRouteBridge(_runner, _cancellation).Apply(plan.IpCommands, log);
             }
             var results = new List<BridgeProbe>();
             foreach (var (target, before) in probes)
-                results.Add(new BridgeProbe(target.ToString(), before, before ? reachability.Answers(target, Remaining(deadline), cancellationToken) : null));
-            var after = new LiveNetworkReader(runner).Read(cancellationToken);
+                results.Add(new BridgeProbe(target.ToString(), before, before ? reachability.Answers(target, Remaining(deadline), _cancellation) : null));
+            var after = Running.ReadNetwork();
             string? problem = after.Link(plan.Name) is not null && nm is null ? $"{plan.Name} still exists after the change"
                 : results.FirstOrDefault(r => r.After == false) is { } failed ? $"{failed.Target} answered before the change and not within {rollbackTimeout.TotalSeconds:0} s after it."
                 : null;
@@ -181,7 +185,7 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
         }
         if (nm is not null) nm.Reload(log);
         var before = plan.Before!;
-        var now = new LiveNetworkReader(runner).Read(CancellationToken.None);
+        var now = Running.ReadNetwork(CancellationToken.None);
         if (plan.Port is not null && now.Link(plan.Port)?.Master != plan.Name && before.Link(plan.Name) is { } bridge)
         {
             // Rebuild the bridge from the captured state with the same commands New-HostBridge uses.
@@ -199,7 +203,7 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
                 Rules = before.RulesVia(plan.Name).Select(r => r with { Spec = r.SpecFor(plan.Name, plan.Port) }).ToList(),
                 Ipv6Settings = bridge.Ipv6Settings.Where(e => e.Key != "mtu").ToDictionary(e => e.Key, e => e.Value),
             };
-            try { new IpRouteBridge(runner, CancellationToken.None).Apply(IpRouteBridge.Commands(settings, live), log); }
+            try { new IpRouteBridge(_runner, CancellationToken.None).Apply(IpRouteBridge.Commands(settings, live), log); }
             catch (KvmHostException e) { log.Add($"could not rebuild {plan.Name}: {e.Message}"); }
         }
         var recheck = probes.Select(p => p.Before ? p with { After = reachability.Answers(IPAddress.Parse(p.Target), TimeSpan.FromSeconds(10), CancellationToken.None) } : p).ToList();
@@ -207,6 +211,9 @@ public sealed class BridgeRemover(ICommandRunner runner, AtomicFileWriter writer
     }
 
     private FileChange Write(FilePlan file) => BridgeApplier.Write(writer, file.File);
+
+    /// <summary>A plan that changes the running network is only made for the running system.</summary>
+    private RunningSystem Running => host.Running ?? throw new InvalidOperationException("A live removal plan needs the running system.");
 
     /// <summary>The NetworkManager profile a removed file held (keyfile uuid=, ifcfg UUID=); saved originals and route files hold none.</summary>
     private static string? ProfileUuid(string path, string text)

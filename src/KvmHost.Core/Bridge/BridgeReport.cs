@@ -47,13 +47,13 @@ public static class BridgeReport
     /// The result of New-HostBridge. Its state is read back after the call (the bridge as it is now: under
     /// -WhatIf, or after a rollback, that is the state before), never the plan's projection.
     /// </summary>
-    public static HostBridgeResult ForNew(BridgePlan plan, HostRoot root, LiveNetworkState? liveNow, BridgeOutcome? outcome,
-        bool whatIf, TimeSpan rollbackTimeout)
+    public static HostBridgeResult ForNew(BridgePlan plan, HostSystem host, BridgeOutcome? outcome, bool whatIf, TimeSpan rollbackTimeout)
     {
+        var root = host.Root;
         var notes = plan.Notes.ToList();
-        if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are written; the running network is not touched.");
+        if (host.Running is null) notes.Add($"Offline root {root.Path}: only files are written; the running network is not touched.");
         notes.AddRange(plan.Risks);
-        var state = State(root, outcome?.After ?? liveNow, plan.Settings.Name);
+        var state = State(root, outcome?.After ?? plan.Live?.Before, plan.Settings.Name);
         return new HostBridgeResult(state)
         {
             Notes = state.Notes.Concat(notes).Distinct().ToArray(),
@@ -61,7 +61,7 @@ public static class BridgeReport
             RolledBack = outcome?.RolledBack ?? false,
             RollbackReason = outcome?.RollbackReason,
             WhatIf = whatIf,
-            RuntimeApplied = !whatIf && root.IsLive && outcome is not null && !outcome.RolledBack && outcome.LiveLog.Count > 0,
+            RuntimeApplied = !whatIf && host.Running is not null && outcome is not null && !outcome.RolledBack && outcome.LiveLog.Count > 0,
             PlannedChanges = PlannedChanges(plan, rollbackTimeout).ToArray(),
             Blockers = plan.Blockers.Select(b => $"{b.ErrorId}: {b.Message}").ToArray(),
             FileChanges = (outcome?.FileChanges ?? []).ToArray(),
@@ -71,17 +71,18 @@ public static class BridgeReport
     }
 
     /// <summary>The result of Remove-HostBridge: the bridge as it is after the call (gone, unless -WhatIf or a rollback kept it).</summary>
-    public static HostBridgeResult ForRemoval(RemovalPlan plan, HostRoot root, BridgeOutcome? outcome, bool whatIf)
+    public static HostBridgeResult ForRemoval(RemovalPlan plan, HostSystem host, BridgeOutcome? outcome, bool whatIf)
     {
+        var root = host.Root;
         var notes = new List<string>();
-        if (!root.IsLive) notes.Add($"Offline root {root.Path}: only files are changed; the running network is not touched.");
+        if (host.Running is null) notes.Add($"Offline root {root.Path}: only files are changed; the running network is not touched.");
         if (plan.Port is not null && plan.Configured is not null)
             notes.Add(plan.Files.Any(f => f.File.Purpose.EndsWith("as it was", StringComparison.Ordinal)) && plan.Notes.Count == 0
                 ? $"{plan.Port} gets its own files back as they were before the bridge."
                 : $"{plan.Port} gets the bridge's settings: {(plan.Ip.Dhcp ? "DHCP" : string.Join(", ", plan.Ip.Addresses))}.");
         notes.AddRange(plan.Notes);
         notes.AddRange(plan.Risks);
-        var after = outcome is null || outcome.RolledBack || !root.IsLive ? plan.Before : outcome.After;
+        var after = outcome is null || outcome.RolledBack || host.Running is null ? plan.Before : outcome.After;
         var state = State(root, after, plan.Name);
         return new HostBridgeResult(state)
         {
@@ -104,8 +105,11 @@ public static class BridgeReport
     public static HostBridge State(HostRoot root, LiveNetworkState? live, string name) =>
         Inventory(root, live).FirstOrDefault(b => b.Name == name) ?? new HostBridge { Name = name, Root = root.Path };
 
-    /// <summary>Every bridge in the configuration files of both backends and, on the live root, in the running system.</summary>
-    public static IReadOnlyList<HostBridge> Inventory(HostRoot root, LiveNetworkState? live)
+    /// <summary>Every bridge in the configuration files of both backends and, on the running system, in its network (where iproute2 can read it).</summary>
+    public static IReadOnlyList<HostBridge> Inventory(HostSystem host) => Inventory(host.Root, host.Running?.TryReadNetwork());
+
+    /// <summary>Every bridge in the configuration files of both backends and in <paramref name="live"/>, the running network if any.</summary>
+    internal static IReadOnlyList<HostBridge> Inventory(HostRoot root, LiveNetworkState? live)
     {
         var found = new List<(ConfiguredBridge Bridge, BridgeBackend Backend)>();
         foreach (var config in new IBridgeConfig[] { new NetworkScriptsConfig(root), new NetworkManagerConfig(root, false) })
@@ -125,7 +129,7 @@ public static class BridgeReport
             var defaultRoute = live?.RoutesVia(name).FirstOrDefault(r => r.IsDefault && !r.IPv6)?.Gateway;
             var notes = new List<string>();
             if (link is not null && first is null) notes.Add("Running but not in any configuration file: it disappears at reboot.");
-            if (link is null && root.IsLive) notes.Add("Configured but not running.");
+            if (link is null && live is not null) notes.Add("Configured but not running.");
             result.Add(new HostBridge
             {
                 Name = name,

@@ -52,7 +52,17 @@ public sealed record LiveRule(bool IPv6, int Priority, string Spec)
 /// <summary>Links, addresses and routes of the network namespace this process runs in.</summary>
 public sealed record LiveNetworkState(IReadOnlyList<LiveLink> Links, IReadOnlyList<LiveRoute> Routes)
 {
-    public IReadOnlyList<LiveRule> Rules { get; init; } = [];
+    private Lazy<IReadOnlyList<LiveRule>> _rules = new(() => []);
+
+    /// <summary>Policy routing rules; where <see cref="ReadRules"/> was given, read at the first use.</summary>
+    public IReadOnlyList<LiveRule> Rules { get => _rules.Value; init => _rules = new(() => value); }
+
+    /// <summary>
+    /// Reads the rules when they are first needed: only moving a NIC with iproute2, or putting it back, needs them, so a
+    /// run that changes nothing asks nothing. A plan that changes the running network reads them before it changes it.
+    /// </summary>
+    internal Func<IReadOnlyList<LiveRule>> ReadRules { init => _rules = new(value); }
+
     /// <summary>net.ipv6.conf.default.*: what a new link (a bridge) starts with.</summary>
     public IReadOnlyDictionary<string, string> DefaultIpv6Settings { get; init; } = new Dictionary<string, string>();
 
@@ -147,30 +157,35 @@ public sealed record LiveNetworkState(IReadOnlyList<LiveLink> Links, IReadOnlyLi
         element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 }
 
-/// <summary>Reads the live state with iproute2's JSON output (stable field names since iproute2 4.14).</summary>
-public sealed class LiveNetworkReader(ICommandRunner runner)
+/// <summary>
+/// Reads the live state of this network namespace: links, addresses and routes from rtnetlink in this process (no
+/// program runs), or where netlink cannot be used (a seccomp profile without it) with iproute2's JSON output (stable
+/// field names since iproute2 4.14); the IPv6 sysctls from /proc/sys; policy rules with "ip rule show" when first needed.
+/// </summary>
+internal sealed class LiveNetworkReader(ICommandRunner runner, KernelParameters kernel)
 {
     /// <summary>The IPv6 sysctls of a link that carry its identity: whether IPv6 is on, router advertisements, SLAAC and its address form, the IPv6 MTU.</summary>
     public static readonly string[] Ipv6SettingNames = ["disable_ipv6", "accept_ra", "autoconf", "use_tempaddr", "addr_gen_mode", "mtu"];
 
-    public LiveNetworkState Read(CancellationToken cancellationToken)
+    public LiveNetworkState Read(CancellationToken cancellationToken) =>
+        Complete(TryNetlink() ?? ReadWithIp(cancellationToken), cancellationToken);
+
+    /// <summary>The state where it can be read; null where neither rtnetlink nor iproute2 is there (a locked-down container).</summary>
+    public LiveNetworkState? TryRead(CancellationToken cancellationToken) =>
+        TryNetlink() is { } state ? Complete(state, cancellationToken)
+        : runner.IsAvailable("ip") ? Complete(ReadWithIp(cancellationToken), cancellationToken)
+        : null;
+
+    /// <summary>The same state as iproute2 gives it, for the fallback and for the test that both readers agree.</summary>
+    internal LiveNetworkState ReadWithIp(CancellationToken cancellationToken)
     {
         string addresses = Ip(cancellationToken, "-j", "-d", "address", "show");
         // Every table: a NIC's routes in a policy routing table move with it as much as the main ones.
         string routes4 = Ip(cancellationToken, "-j", "-4", "route", "show", "table", "all");
         string routes6 = Ip(cancellationToken, "-j", "-6", "route", "show", "table", "all");
-        string rules4 = Ip(cancellationToken, "-4", "rule", "show");
-        string rules6 = Ip(cancellationToken, "-6", "rule", "show");
         try
         {
-            var state = LiveNetworkState.Parse(addresses, routes4, routes6);
-            var kernel = new KernelParameters(HostRoot.Live);
-            return state with
-            {
-                Links = state.Links.Select(l => l with { Ipv6Settings = ReadIpv6Settings(kernel, l.Name) }).ToList(),
-                DefaultIpv6Settings = ReadIpv6Settings(kernel, "default"),
-                Rules = [.. LiveNetworkState.ParseRules(rules4, false), .. LiveNetworkState.ParseRules(rules6, true)],
-            };
+            return LiveNetworkState.Parse(addresses, routes4, routes6);
         }
         catch (JsonException e)
         {
@@ -179,7 +194,31 @@ public sealed class LiveNetworkReader(ICommandRunner runner)
         }
     }
 
-    private static Dictionary<string, string> ReadIpv6Settings(KernelParameters kernel, string link)
+    /// <summary>Links, addresses and routes from rtnetlink; null where the kernel refuses the socket.</summary>
+    internal static LiveNetworkState? TryNetlink()
+    {
+        try
+        {
+            return NetlinkNetwork.Read(HostRoot.Live);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private LiveNetworkState Complete(LiveNetworkState state, CancellationToken cancellationToken) => state with
+    {
+        Links = state.Links.Select(l => l with { Ipv6Settings = ReadIpv6Settings(l.Name) }).ToList(),
+        DefaultIpv6Settings = ReadIpv6Settings("default"),
+        ReadRules = () =>
+        [
+            .. LiveNetworkState.ParseRules(Ip(cancellationToken, "-4", "rule", "show"), false),
+            .. LiveNetworkState.ParseRules(Ip(cancellationToken, "-6", "rule", "show"), true),
+        ],
+    };
+
+    private Dictionary<string, string> ReadIpv6Settings(string link)
     {
         var settings = new Dictionary<string, string>();
         if (link.Contains('/') || link is "." or "..") return settings;

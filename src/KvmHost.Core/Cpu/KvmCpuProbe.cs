@@ -29,10 +29,12 @@ public static class KvmCpuProbe
     private static readonly string[] KnownModules = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm", "kvm_hv", "kvm_pr"];
     private const string PvmModule = "kvm_pvm";
 
-    public static KvmCpuSupport Probe(HostRoot root)
+    public static KvmCpuSupport Probe(HostSystem host)
     {
-        CpuInfo cpu = ReadCpuInfo(root);
-        string architecture = InferArchitecture(cpu, root);
+        HostRoot root = host.Root;
+        bool running = host.Running is not null;
+        CpuInfo cpu = ReadCpuInfo(root, running);
+        string architecture = InferArchitecture(cpu, running);
         string? vendor = VendorOf(cpu);
         string? feature = cpu.HasFlag("vmx") ? "vmx" : cpu.HasFlag("svm") ? "svm" : cpu.HasFlag("sie") ? "sie" : null;
         bool isGuest = cpu.HasFlag("hypervisor");
@@ -170,7 +172,7 @@ public static class KvmCpuProbe
         return (CpuSupportStatus.Ready, "KVM can run hardware-accelerated guests.", null);
     }
 
-    private static CpuInfo ReadCpuInfo(HostRoot root)
+    private static CpuInfo ReadCpuInfo(HostRoot root, bool running)
     {
         // Parsed as it is read: the file (8 MB with 4096 CPUs) is never held whole or scanned twice.
         var reader = new CpuInfo.Reader();
@@ -186,21 +188,21 @@ public static class KvmCpuProbe
         if (!found)
             throw new KvmHostException(ErrorIds.CpuInfoNotFound, FailureKind.ObjectNotFound,
                 $"{root.Describe("/proc/cpuinfo")} does not exist.", "/proc/cpuinfo",
-                root.IsLive ? "Mount procfs on /proc." : "Copy the host's /proc/cpuinfo into the root, or use the live root '/'.");
+                running ? "Mount procfs on /proc." : "Copy the host's /proc/cpuinfo into the root, or use the live root '/'.");
         if (reader.ContainsNul)
             throw new KvmHostException(ErrorIds.CpuInfoUnreadable, FailureKind.InvalidData,
                 $"{root.Describe("/proc/cpuinfo")} is not text (it contains NUL bytes).", "/proc/cpuinfo");
         return reader.Complete();
     }
 
-    private static string InferArchitecture(CpuInfo cpu, HostRoot root)
+    private static string InferArchitecture(CpuInfo cpu, bool running)
     {
         if (cpu.VendorId is "GenuineIntel" or "AuthenticAMD" or "HygonGenuine" or "CentaurHauls" or "  Shanghai  ")
             return cpu.HasFlag("lm") ? "x86_64" : "i686";
         if (cpu.VendorId?.StartsWith("IBM/S390", StringComparison.Ordinal) == true) return "s390x";
         if (cpu.CpuImplementer is not null) return "aarch64";
         if (cpu.PowerCpu?.Contains("POWER", StringComparison.OrdinalIgnoreCase) == true) return "ppc64le";
-        if (root.IsLive)
+        if (running)
             return System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
         return "unknown";
     }

@@ -52,17 +52,19 @@ public sealed class GuestCreator
 
     private readonly LibvirtConnection _connection;
     private readonly ICommandRunner _runner;
+    private readonly HostSystem _localHost;
     private readonly HostRoot _localRoot;
     private readonly bool _local;
     private readonly Action<string>? _log;
 
-    /// <param name="localRoot">This machine (the root of its files, its osinfo-db and its CPU); a scratch root in tests.</param>
+    /// <param name="localHost">This machine (its files, its osinfo-db and its CPU); a scratch root in tests.</param>
     /// <param name="local">Whether libvirt runs on this machine, so paths and bridges can be checked here; default: from the URI.</param>
-    public GuestCreator(LibvirtConnection connection, ICommandRunner runner, HostRoot localRoot, bool? local = null, Action<string>? log = null)
+    public GuestCreator(LibvirtConnection connection, ICommandRunner runner, HostSystem localHost, bool? local = null, Action<string>? log = null)
     {
         _connection = connection;
         _runner = runner;
-        _localRoot = localRoot;
+        _localHost = localHost;
+        _localRoot = localHost.Root;
         _local = local ?? LibvirtUri.IsLocal(connection.Uri);
         _log = log;
     }
@@ -93,7 +95,7 @@ public sealed class GuestCreator
         CheckPool(request);
         CheckBridge(request);
 
-        KvmCpuSupport? verdict = _local ? KvmCpuProbe.Probe(_localRoot) : null;
+        KvmCpuSupport? verdict = _local ? KvmCpuProbe.Probe(_localHost) : null;
         var capabilities = HypervisorCapabilities.Parse(_connection.GetCapabilities());
         if (!_local && capabilities.HostCpuXml is { } cpu && _connection.ExpandCpuFeatures(cpu) is { } expanded)
             capabilities = capabilities with { HostCpuFeatures = expanded.Union(capabilities.HostCpuFeatures).ToHashSet(StringComparer.Ordinal) };

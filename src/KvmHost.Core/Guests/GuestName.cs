@@ -28,10 +28,13 @@ public static class GuestName
     }
 
     /// <summary>Why the name is refused, or null when it is fine.</summary>
-    public static string? Problem(string? name)
+    public static string? Problem(string? name) => Problem(name, MaxBytes);
+
+    /// <summary>The same rules with another length limit (checkpoint names: a guest's name plus a time stamp).</summary>
+    internal static string? Problem(string? name, int maxBytes)
     {
         if (string.IsNullOrWhiteSpace(name)) return "it is empty";
-        if (Encoding.UTF8.GetByteCount(name) > MaxBytes) return $"it is longer than {MaxBytes} bytes";
+        if (Encoding.UTF8.GetByteCount(name) > maxBytes) return $"it is longer than {maxBytes} bytes";
         if (name.Any(char.IsControl)) return "it contains a control character (a newline or tab)";
         int refused = name.AsSpan().IndexOfAny(Refused);
         if (refused >= 0) return $"it contains '{name[refused]}'";
@@ -41,6 +44,6 @@ public static class GuestName
         return null;
     }
 
-    private static string Printable(string text) =>
+    internal static string Printable(string text) =>
         new(text.Select(c => char.IsControl(c) ? '?' : c).ToArray());
 }

@@ -5,8 +5,9 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Guests;
 
 /// <summary>
-/// When each running guest's QEMU process started: libvirt has no call for a guest's uptime, but QEMU runs
-/// with "-uuid UUID" on its command line, and /proc/PID/stat has the start time. Only meaningful for a
+/// Which QEMU process runs each guest, and when it started: libvirt has no call for a guest's uptime, but QEMU
+/// runs with "-uuid UUID" on its command line, and /proc/PID/stat has the start time; /proc/PID/root is the way
+/// into the files as QEMU (and the daemon) see them (see <see cref="DaemonFiles"/>). Only meaningful for a
 /// daemon on this machine (see <see cref="LibvirtUri.IsLocal"/>); a process in a PID namespace we cannot see
 /// simply gives no time. One pass over /proc for all guests.
 /// </summary>
@@ -21,20 +22,32 @@ internal static class GuestProcesses
         DateTime? boot = BootTime(proc);
         if (boot is null) return found;
         long ticksPerSecond = NativeMethods.ClockTicksPerSecond;
-        IReadOnlyList<DirectoryEntry> entries;
-        try { entries = HostRoot.Live.List(proc); }
-        catch (KvmHostException) { return found; }
-        foreach (var entry in entries)
-        {
-            string directory = entry.Path;
-            if (entry.Kind != FileKind.Directory || !entry.Name.All(char.IsAsciiDigit)) continue;
-            Guid? uuid = UuidOf(ReadOrNull(Path.Combine(directory, "cmdline")));
-            if (uuid is not { } id || !wanted.Contains(id)) continue;
+        foreach (var (directory, _, id) in Find(wanted, proc))
             if (StartTicks(ReadOrNull(Path.Combine(directory, "stat"))) is { } ticks)
                 found[id] = boot.Value.AddSeconds((double)ticks / ticksPerSecond);
-            if (found.Count == wanted.Count) break;
-        }
         return found;
+    }
+
+    /// <summary>The process ids of the wanted guests' QEMU processes (as this machine's /proc numbers them).</summary>
+    public static Dictionary<Guid, int> ProcessIds(IReadOnlySet<Guid> wanted, string proc = "/proc") =>
+        Find(wanted, proc).ToDictionary(p => p.Uuid, p => p.Pid);
+
+    /// <summary>Each wanted guest's QEMU process: its /proc folder, pid and UUID; stops once all are found.</summary>
+    private static IEnumerable<(string Directory, int Pid, Guid Uuid)> Find(IReadOnlySet<Guid> wanted, string proc)
+    {
+        if (wanted.Count == 0) yield break;
+        IReadOnlyList<DirectoryEntry> entries;
+        try { entries = HostRoot.Live.List(proc); }
+        catch (KvmHostException) { yield break; }
+        var seen = new HashSet<Guid>();
+        foreach (var entry in entries)
+        {
+            if (entry.Kind != FileKind.Directory || !int.TryParse(entry.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int pid)) continue;
+            Guid? uuid = UuidOf(ReadOrNull(Path.Combine(entry.Path, "cmdline")));
+            if (uuid is not { } id || !wanted.Contains(id) || !seen.Add(id)) continue;
+            yield return (entry.Path, pid, id);
+            if (seen.Count == wanted.Count) yield break;
+        }
     }
 
     /// <summary>The value after "-uuid" in a NUL-separated command line.</summary>

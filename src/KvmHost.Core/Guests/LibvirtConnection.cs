@@ -444,9 +444,11 @@ public sealed unsafe partial class LibvirtConnection : IDisposable
     }
 
     /// <summary>The last error of this thread as a KvmHostException; for a state refusal, with the state the guest is in.</summary>
-    private KvmHostException Failure(string call, string? guest, DomainHandle? domain = null)
+    private KvmHostException Failure(string call, string? guest, DomainHandle? domain = null) => Failure(TakeLastError(), call, guest, domain);
+
+    /// <summary>The same for an error already taken (a caller that first looks at its code).</summary>
+    private KvmHostException Failure(LibvirtError error, string call, string? guest, DomainHandle? domain)
     {
-        LibvirtError error = TakeLastError();
         string? state = null;
         if (error.Code == LibvirtErrors.OperationInvalid && domain is not null
             && virDomainGetState(domain, out int current, out int reason, 0) >= 0)

@@ -96,7 +96,7 @@ internal static unsafe partial class LibvirtNative
     [LibraryImport(Library, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr virStorageVolLookupByPath(ConnectionHandle connection, string path);
 
-    /// <summary>Returns a string the caller frees.</summary>
+    /// <summary>Returns a string the caller frees: the volume's path as its daemon sees it.</summary>
     [LibraryImport(Library)]
     internal static partial IntPtr virStorageVolGetPath(StorageVolumeHandle volume);
 

@@ -14,10 +14,11 @@ internal static class GuestChecks
 {
     private const string Area = "Guests";
 
-    public static IReadOnlyList<HostCheck> Inspect(HostRoot root, string uri, CancellationToken cancellation)
+    public static IReadOnlyList<HostCheck> Inspect(HostSystem host, string uri)
     {
-        if (!root.IsLive)
-            return [new HostCheck("guests", CheckResult.NotApplicable, $"-Root {root.Path} is not the running system: guests live in a running libvirt") { Area = Area }];
+        var cancellation = host.Cancellation;
+        if (host.Running is null)
+            return [new HostCheck("guests", CheckResult.NotApplicable, host.OfflineDetail("guests live in a running libvirt")) { Area = Area }];
         IReadOnlyList<KvmGuest> guests;
         try
         {

@@ -26,14 +26,13 @@ public sealed record KvmHostExpectation
 /// </summary>
 public sealed class KvmHostInspector
 {
+    private readonly HostSystem _host;
     private readonly HostRoot _root;
-    private readonly ICommandRunner _runner;
-    private readonly CancellationToken _cancellation;
-    public KvmHostInspector(HostRoot root, ICommandRunner runner, CancellationToken cancellation)
+
+    public KvmHostInspector(HostSystem host)
     {
-        _root = root;
-        _runner = runner;
-        _cancellation = cancellation;
+        _host = host;
+        _root = host.Root;
     }
 
     public KvmHostReport Inspect(KvmHostExpectation expectation)
@@ -42,9 +41,9 @@ public sealed class KvmHostInspector
 
         ReleaseProfile? release = Guard(checks, "Release", "Supported release", () => ReleaseProfile.Detect(_root));
         KvmCpuSupport? cpu = null;
-        if (_root.IsLive)
+        if (_host.Running is not null)
         {
-            cpu = Guard(checks, "Cpu", "CPU support", () => KvmCpuProbe.Probe(_root));
+            cpu = Guard(checks, "Cpu", "CPU support", () => KvmCpuProbe.Probe(_host));
             if (cpu is not null) checks.AddRange(cpu.Checks.Select(c => c with { Area = "Cpu" }));
             checks.AddRange(Guard(checks, "Devices", "Host devices", () => QemuHostValidator.Validate(_root, release?.Family)) ?? []);
         }
@@ -56,7 +55,7 @@ public sealed class KvmHostInspector
             checks.Add(new HostCheck("Supported release", CheckResult.Pass, release.ToString()) { Area = "Release" });
 
         IReadOnlyList<KvmPackage> packages = release is null ? [] : Guard(checks, "Packages", "Package database", () =>
-            new PackageInstaller(_root, _runner, release).Query(PackageSet.Resolve(release, null, false), _cancellation)) ?? [];
+            new PackageInstaller(_host, release).Query(PackageSet.Resolve(release, null, false), _host.Cancellation)) ?? [];
         foreach (var package in packages)
             checks.Add(package.Status is PackageStatus.AlreadyInstalled or PackageStatus.Installed
                 ? new HostCheck($"{package.Name} installed", CheckResult.Pass, package.Version ?? "installed") { Area = "Packages" }
@@ -66,23 +65,19 @@ public sealed class KvmHostInspector
         if (libvirt is not null) checks.AddRange(LibvirtChecks(libvirt));
 
         IReadOnlyList<IpForwardingState> forwarding = Guard(checks, "Forwarding", "IP forwarding", () =>
-            new ForwardingPlanner(_root, new KernelParameters(_root)).Inspect([ForwardingFamily.IPv4], expectation.ForwardingFile)) ?? [];
+            new ForwardingPlanner(_host).Inspect([ForwardingFamily.IPv4], expectation.ForwardingFile)) ?? [];
         foreach (var state in forwarding) checks.AddRange(ForwardingChecks(state));
 
         HostBridge? bridge = null;
         if (expectation.BridgeName is { } bridgeName)
         {
-            var inventory = Guard(checks, "Bridge", $"bridge {bridgeName}", () =>
-            {
-                LiveNetworkState? live = _root.IsLive && _runner.IsAvailable("ip") ? new LiveNetworkReader(_runner).Read(_cancellation) : null;
-                return BridgeReport.Inventory(_root, live);
-            });
+            var inventory = Guard(checks, "Bridge", $"bridge {bridgeName}", () => BridgeReport.Inventory(_host));
             bridge = inventory?.FirstOrDefault(b => b.Name == bridgeName);
             if (inventory is not null) checks.AddRange(BridgeChecks(bridgeName, bridge));
         }
 
         checks.AddRange(Guard(checks, "Guests", "guests", () =>
-            GuestChecks.Inspect(_root, LibvirtUri.Resolve(null, Environment.GetEnvironmentVariable(LibvirtUri.EnvironmentVariable)), _cancellation)) ?? []);
+            GuestChecks.Inspect(_host, LibvirtUri.Resolve(null, Environment.GetEnvironmentVariable(LibvirtUri.EnvironmentVariable)))) ?? []);
 
         return new KvmHostReport
         {
@@ -100,8 +95,8 @@ public sealed class KvmHostInspector
 
     private LibvirtdState ReadLibvirt(ReleaseProfile release, KvmHostExpectation expectation)
     {
-        var daemons = new LibvirtDaemons(_root, _runner, () => release.LibvirtLayout, _cancellation);
-        if (_root.IsLive) daemons.EnsureSystemdRunning();
+        var daemons = new LibvirtDaemons(_host, () => release.LibvirtLayout);
+        daemons.EnsureSystemdRunning();
         var plan = daemons.Plan(LibvirtDaemonMode.Auto);
         return daemons.Read(plan, expectation.LibvirtTimeout);
     }
@@ -112,7 +107,7 @@ public sealed class KvmHostInspector
         yield return state.Enabled
             ? new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Pass, units) { Area = "Libvirt" }
             : new HostCheck($"libvirt ({state.Mode}) enabled at boot", CheckResult.Fail, $"not all enabled: {units}", "Enable-Libvirtd") { Area = "Libvirt" };
-        if (!_root.IsLive)
+        if (_host.Running is null)
         {
             yield return new HostCheck("libvirt answers", CheckResult.NotApplicable, OfflineDetail("a daemon answers only on a running system")) { Area = "Libvirt" };
             yield break;
@@ -138,7 +133,7 @@ public sealed class KvmHostInspector
         yield return bridge.Addresses.Length > 0 || bridge.Dhcp
             ? new HostCheck($"bridge {name} carries the host address", CheckResult.Pass, bridge.Dhcp ? "DHCP" : string.Join(", ", bridge.Addresses)) { Area = "Bridge" }
             : new HostCheck($"bridge {name} carries the host address", CheckResult.Warn, "no address and no DHCP") { Area = "Bridge" };
-        if (!_root.IsLive)
+        if (_host.Running is null)
             yield return new HostCheck($"bridge {name} up with a port", CheckResult.NotApplicable, OfflineDetail("links are up only on a running system")) { Area = "Bridge" };
         else
             yield return bridge.Active && bridge.Ports.Length > 0
@@ -184,7 +179,7 @@ public sealed class KvmHostInspector
             OfflineDetail("SEV/Secure Execution belong to the machine that runs it")) { Area = "SecureGuest" };
     }
 
-    private string OfflineDetail(string why) => $"-Root {_root.Path} is not the running system: {why}";
+    private string OfflineDetail(string why) => _host.OfflineDetail(why);
 
     /// <summary>Runs one area's read; a failure there is recorded as a failed check instead of ending the report.</summary>
     private static T? Guard<T>(List<HostCheck> checks, string area, string name, Func<T> read) where T : class

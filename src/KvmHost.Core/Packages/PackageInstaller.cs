@@ -49,14 +49,16 @@ public sealed class PackageInstaller
     private const string InstallTimeoutHint =
         "Give the package manager longer with -TimeoutSec (a slow mirror, many packages), or check what it waits for (another package manager's lock).";
 
+    private readonly HostSystem _host;
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
     private readonly ReleaseProfile _release;
 
-    public PackageInstaller(HostRoot root, ICommandRunner runner, ReleaseProfile release)
+    public PackageInstaller(HostSystem host, ReleaseProfile release)
     {
-        _root = root;
-        _runner = runner;
+        _host = host;
+        _root = host.Root;
+        _runner = host.Runner;
         _release = release;
     }
 
@@ -102,7 +104,7 @@ public sealed class PackageInstaller
     public InstallPlan Plan(IReadOnlyList<string> names, InstallOptions options, CancellationToken cancellationToken)
     {
         foreach (string repository in options.EnableRepositories) ValidateRepositoryId(repository);
-        if (_release.PackageManager == PackageManagerKind.Apt && !_root.IsLive)
+        if (_release.PackageManager == PackageManagerKind.Apt && _host.Running is null)
             throw new KvmHostException(ErrorIds.PackageRootUnsupported, FailureKind.NotImplemented,
                 $"apt-get cannot install into another root ({_root.Path}); nothing was run.", _root.Path,
                 "Install into a Debian or Ubuntu image from inside it (chroot, systemd-nspawn), or build it with debootstrap/mmdebstrap --include.");
@@ -224,7 +226,7 @@ public sealed class PackageInstaller
             Root = _root.Path,
             RebootAdvised = changed && transaction.Any(NeedReboot.Contains),
             FollowUp = changed && LibvirtDaemonPackages.Contains(name)
-                ? (_root.IsLive ? "Start libvirt: Enable-Libvirtd" : "Enable libvirt: Enable-Libvirtd -Root")
+                ? (_host.Running is null ? "Enable libvirt: Enable-Libvirtd -Root" : "Start libvirt: Enable-Libvirtd")
                 : null,
         };
     }
@@ -232,8 +234,8 @@ public sealed class PackageInstaller
     private IReadOnlyDictionary<string, string> QueryInstalled(IReadOnlyList<string> names, CancellationToken cancellationToken)
     {
         if (_release.PackageManager == PackageManagerKind.Apt)
-            return PackageQuery.ParseDpkg(_runner.Run(PackageQuery.DpkgRequest(_root, names), cancellationToken));
-        if (!_root.IsLive)
+            return PackageQuery.ParseDpkg(_runner.Run(PackageQuery.DpkgRequest(_host, names), cancellationToken));
+        if (_host.Running is null)
         {
             // The host's rpm decides the database path for the root too (so does the host's dnf). A RHEL 8
             // image read from a RHEL 9+ host has /var/lib/rpm while the host looks in /usr/lib/sysimage/rpm:
@@ -242,7 +244,7 @@ public sealed class PackageInstaller
                 .EnsureSuccess("rpm cannot tell where its database is; check rpm's macros.").StandardOutput.Trim();
             if (!PackageQuery.HasRpmDatabase(_root, databasePath)) return new Dictionary<string, string>();
         }
-        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_root, names), cancellationToken));
+        return PackageQuery.ParseRpm(_runner.Run(PackageQuery.RpmRequest(_host, names), cancellationToken));
     }
 
     private CommandRequest PackageManagerRequest(InstallOptions options, IReadOnlyList<string> command)
@@ -257,7 +259,7 @@ public sealed class PackageInstaller
             };
         }
         var arguments = new List<string> { "-y" };
-        if (!_root.IsLive)
+        if (_host.Running is null)
         {
             // dnf looks for repositories inside the installroot first but falls back to the host's when the
             // root has none (dnf.conf(5), --installroot); naming the root's directory keeps an image from

@@ -15,10 +15,10 @@ internal static class PackageQuery
     /// /usr/lib/sysimage/rpm on RHEL 9+ (with /var/lib/rpm a link to it); Debian's rpm uses ~/.rpmdb, i.e.
     /// ROOT/root/.rpmdb with HOME=/root, which is why HOME must not change between the install and the query.
     /// </summary>
-    public static CommandRequest RpmRequest(HostRoot root, IReadOnlyList<string> names)
+    public static CommandRequest RpmRequest(HostSystem host, IReadOnlyList<string> names)
     {
         var arguments = new List<string>();
-        if (!root.IsLive) arguments.AddRange(["--root", root.Path]);
+        if (host.Running is null) arguments.AddRange(["--root", host.Root.Path]);
         arguments.AddRange(["-q", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n"]);
         arguments.AddRange(names);
         return new CommandRequest("rpm", arguments) { Timeout = TimeSpan.FromMinutes(1) };
@@ -39,10 +39,10 @@ internal static class PackageQuery
     }
 
     /// <summary>dpkg-query reads the root's status file through --admindir; no chroot needed.</summary>
-    public static CommandRequest DpkgRequest(HostRoot root, IReadOnlyList<string> names)
+    public static CommandRequest DpkgRequest(HostSystem host, IReadOnlyList<string> names)
     {
         var arguments = new List<string>();
-        if (!root.IsLive) arguments.Add("--admindir=" + root.Resolve("/var/lib/dpkg"));
+        if (host.Running is null) arguments.Add("--admindir=" + host.Root.Resolve("/var/lib/dpkg"));
         arguments.AddRange(["-W", "-f=${Package}\\t${Version}\\t${db:Status-Abbrev}\\n"]);
         arguments.AddRange(names);
         return new CommandRequest("dpkg-query", arguments) { Timeout = TimeSpan.FromMinutes(1) };

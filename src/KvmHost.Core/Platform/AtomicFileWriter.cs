@@ -174,11 +174,7 @@ public sealed class AtomicFileWriter
         return File.ReadAllBytes(hostPath).AsSpan().SequenceEqual(content);
     }
 
-    private string? ToRootPath(string? hostPath)
-    {
-        if (hostPath is null) return null;
-        return _root.IsLive ? hostPath : hostPath[_root.Path.Length..];
-    }
+    private string? ToRootPath(string? hostPath) => hostPath is null ? null : _root.PathInRoot(hostPath);
 
     private KvmHostException WriteFailed(string pathInRoot, Exception e)
     {

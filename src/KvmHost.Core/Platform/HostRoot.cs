@@ -36,8 +36,11 @@ public sealed class HostRoot
     /// <summary>The root as an absolute host path, without a trailing slash unless it is "/".</summary>
     public string Path { get; }
 
-    /// <summary>True when the root is the running system: only then may runtime state be touched.</summary>
-    public bool IsLive => Path == "/";
+    /// <summary>
+    /// True when the root is "/". Paths need no mapping then; whether the running system may be touched is
+    /// decided from it once, by <see cref="HostSystem.Open"/> (an architecture test keeps every other reader out).
+    /// </summary>
+    internal bool IsLive => Path == "/";
 
     public static HostRoot Live { get; } = new("/");
 
@@ -155,6 +158,9 @@ public sealed class HostRoot
         }
         return Join(resolved, null);
     }
+
+    /// <summary>The path inside the root of a host path that <see cref="Resolve"/> returned.</summary>
+    internal string PathInRoot(string hostPath) => IsLive ? hostPath : hostPath[Path.Length..];
 
     /// <summary>Describes a path for messages: the path in the root, and the root when it is not "/".</summary>
     public string Describe(string pathInRoot) => IsLive ? pathInRoot : $"{pathInRoot} (under root {Path})";

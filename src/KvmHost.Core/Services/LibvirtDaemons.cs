@@ -34,18 +34,22 @@ public sealed class LibvirtPlan
 /// </summary>
 public sealed class LibvirtDaemons
 {
+    private readonly HostSystem _host;
     private readonly HostRoot _root;
     private readonly Systemctl _systemctl;
     private readonly Func<LibvirtLayout> _releaseDefault;
-    private readonly CancellationToken _cancellation;
+
+    /// <summary>True on the running system, where units run and the daemon can answer; an image only has unit files.</summary>
+    private readonly bool _running;
 
     /// <param name="releaseDefault">The release's layout, asked only when Auto cannot tell from the units.</param>
-    public LibvirtDaemons(HostRoot root, ICommandRunner runner, Func<LibvirtLayout> releaseDefault, CancellationToken cancellation)
+    public LibvirtDaemons(HostSystem host, Func<LibvirtLayout> releaseDefault)
     {
-        _root = root;
-        _systemctl = new Systemctl(root, runner, cancellation);
+        _host = host;
+        _root = host.Root;
+        _running = host.Running is not null;
+        _systemctl = new Systemctl(host);
         _releaseDefault = releaseDefault;
-        _cancellation = cancellation;
     }
 
     public void EnsureSystemdRunning() => _systemctl.EnsureSystemdRunning();
@@ -65,7 +69,7 @@ public sealed class LibvirtDaemons
 
         LibvirtLayout other = layout == LibvirtLayout.Monolithic ? LibvirtLayout.Modular : LibvirtLayout.Monolithic;
         var retiring = LibvirtUnits.Retired(other).Select(u => states[u])
-            .Where(s => s.Exists && !s.IsMasked && (s.IsActive && _root.IsLive || s.IsExplicitlyEnabled)).ToList();
+            .Where(s => s.Exists && !s.IsMasked && (s.IsActive && _running || s.IsExplicitlyEnabled)).ToList();
         var sockets = managed.Where(LibvirtUnits.IsSocket).ToList();
         var mustRun = sockets.Count > 0 ? sockets : managed;
 
@@ -73,11 +77,11 @@ public sealed class LibvirtDaemons
         string once = pending ? " (once Install-KvmPackages has installed them)" : string.Empty;
         string from = other == LibvirtLayout.Monolithic ? "the monolithic libvirtd" : "the modular libvirt daemons";
         string to = layout == LibvirtLayout.Monolithic ? "monolithic libvirtd" : "modular daemons";
-        if (_root.IsLive) AddStep(steps, "stop", retiring.Where(s => s.IsActive).Select(s => s.Name), $"Stop {from} (switching to {to})");
+        if (_running) AddStep(steps, "stop", retiring.Where(s => s.IsActive).Select(s => s.Name), $"Stop {from} (switching to {to})");
         AddStep(steps, "disable", retiring.Where(s => s.IsExplicitlyEnabled).Select(s => s.Name), $"Disable {from} at boot (switching to {to})");
         AddStep(steps, "unmask", managed.Where(u => states[u].IsMasked), "Unmask");
         AddStep(steps, "enable", managed.Where(u => !states[u].IsEnabled), "Enable at boot" + once);
-        if (_root.IsLive) AddStep(steps, "start", mustRun.Where(u => !states[u].IsActive), "Start" + once);
+        if (_running) AddStep(steps, "start", mustRun.Where(u => !states[u].IsActive), "Start" + once);
 
         return new LibvirtPlan
         {
@@ -100,7 +104,7 @@ public sealed class LibvirtDaemons
     {
         string key = layout == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.socket";
         if (IsInstalled(layout, managed)) return;
-        string where = _root.IsLive ? string.Empty : $" under root {_root.Path}";
+        string where = _running ? string.Empty : $" under root {_root.Path}";
         throw layout == LibvirtLayout.Monolithic
             ? new KvmHostException(ErrorIds.LibvirtNotInstalled, FailureKind.NotInstalled,
                 $"Unit {key} not found{where}: the libvirt daemon is not installed.", key,
@@ -125,12 +129,12 @@ public sealed class LibvirtDaemons
     /// <summary>Reads the units and, on a live root, asks the daemon whether it answers (Get-Libvirtd, Test-KvmHost).</summary>
     public LibvirtdState Read(LibvirtPlan plan, TimeSpan probeTimeout) =>
         Read(plan, probeTimeout, waitForSocket: false,
-            _root.IsLive ? null : $"Offline root: only unit files were read; nothing runs there. Enabled units start when {_root.Path} boots.");
+            _running ? null : $"Offline root: only unit files were read; nothing runs there. Enabled units start when {_root.Path} boots.");
 
     /// <summary>The result of Enable-Libvirtd: the units read back (the state now), and what this run did or, with WhatIf, would do.</summary>
     public LibvirtdResult Report(LibvirtPlan plan, bool changed, IReadOnlyList<string> plannedChanges, bool whatIf, TimeSpan probeTimeout, bool waitForSocket)
     {
-        string? note = _root.IsLive ? null
+        string? note = _running ? null
             : whatIf && plannedChanges.Count > 0 ? $"Offline root: a run would only enable units with systemctl --root; nothing would be started. They start when {_root.Path} boots."
             : changed ? $"Offline root: units were only enabled with systemctl --root; nothing was started. They start when {_root.Path} boots."
             : $"Offline root: the units are enabled; nothing runs there. They start when {_root.Path} boots.";
@@ -144,7 +148,7 @@ public sealed class LibvirtDaemons
             Changed = changed,
             WhatIf = whatIf,
             PlannedChanges = plannedChanges.ToArray(),
-            RuntimeApplied = _root.IsLive && !whatIf,
+            RuntimeApplied = _running && !whatIf,
         };
     }
 
@@ -153,13 +157,13 @@ public sealed class LibvirtDaemons
         // Units of a pending plan that are not installed yet are not part of the state now.
         var states = _systemctl.Show(plan.Managed).Where(s => s.Exists || !plan.UnitsPending).ToList();
         string endpoint = LibvirtUnits.ProbeSocket(plan.Layout);
-        ProbeResult? probe = _root.IsLive ? LibvirtProbe.Probe(_root, endpoint, probeTimeout, waitForSocket, _cancellation) : null;
+        ProbeResult? probe = _running ? LibvirtProbe.Probe(_root, endpoint, probeTimeout, waitForSocket, _host.Cancellation) : null;
         return new LibvirtdState
         {
             Mode = plan.Layout,
             Units = states.Select(s => new LibvirtUnit
                 { Name = s.Name, ActiveState = s.ActiveState, SubState = s.SubState, UnitFileState = s.UnitFileState }).ToArray(),
-            Active = _root.IsLive && states.Count > 0 && states.Where(s => plan.MustRun.Contains(s.Name)).All(s => s.IsActive),
+            Active = _running && states.Count > 0 && states.Where(s => plan.MustRun.Contains(s.Name)).All(s => s.IsActive),
             Enabled = states.Count > 0 && states.All(s => s.IsEnabled),
             Reachable = probe?.Reachable ?? false,
             Endpoint = endpoint,
@@ -169,8 +173,22 @@ public sealed class LibvirtDaemons
         };
     }
 
+    /// <summary>
+    /// The warning before the other layout's units are retired: on the running system they are stopped too, in an
+    /// image only disabled. Null when the plan retires nothing.
+    /// </summary>
+    public string? RetiringWarning(LibvirtPlan plan) => plan.Retiring.Count == 0 ? null
+        : $"Switching to the {plan.Layout.ToString().ToLowerInvariant()} libvirt daemons: "
+            + $"{(_running ? "stopping and disabling" : "disabling (in the image)")} {string.Join(", ", plan.Retiring)} first. Running guests keep running.";
+
+    /// <summary>After a real run on the running system: fails when systemd runs the daemon but it does not answer.</summary>
+    public void EnsureReachable(LibvirtdResult state)
+    {
+        if (_running && !state.WhatIf && !state.Reachable) throw NotReachable(state);
+    }
+
     /// <summary>The error for a daemon that systemd runs but that does not answer, with its journal.</summary>
-    public KvmHostException NotReachable(LibvirtdState state)
+    private KvmHostException NotReachable(LibvirtdState state)
     {
         string service = state.Mode == LibvirtLayout.Monolithic ? LibvirtUnits.MonolithicService : "virtqemud.service";
         return new KvmHostException(ErrorIds.LibvirtNotReachable, FailureKind.ResourceUnavailable,

@@ -14,18 +14,25 @@ internal sealed class Systemctl
     /// <summary>Where unit files live, most specific first (Debian still ships under /lib).</summary>
     public static readonly string[] UnitDirectories = ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
 
+    private const string Systemd = "org.freedesktop.systemd1";
+    private const string ManagerPath = "/org/freedesktop/systemd1";
+
     private readonly HostRoot _root;
     private readonly ICommandRunner _runner;
+    private readonly RunningSystem? _running;
     private readonly CancellationToken _cancellation;
 
-    public Systemctl(HostRoot root, ICommandRunner runner, CancellationToken cancellation)
+    public Systemctl(HostSystem host)
     {
-        _root = root;
-        _runner = runner;
-        _cancellation = cancellation;
+        _root = host.Root;
+        _runner = host.Runner;
+        _running = host.Running;
+        _cancellation = host.Cancellation;
+        IsOffline = host.Running is null;
     }
 
-    public bool IsOffline => !_root.IsLive;
+    /// <summary>An image: systemctl --root, unit files only.</summary>
+    public bool IsOffline { get; }
 
     /// <summary>
     /// sd_booted(3): systemd is PID 1 exactly when /run/systemd/system is a directory. Checked before the
@@ -42,6 +49,7 @@ internal sealed class Systemctl
     {
         if (units.Count == 0) return [];
         if (IsOffline) return ShowOffline(units);
+        if (ShowOverBus(units) is { } fromBus) return fromBus;
         var arguments = new List<string> { "show", "-p", ShowProperties, "--" };
         arguments.AddRange(units);
         var result = Run(arguments, TimeSpan.FromSeconds(30));
@@ -51,6 +59,55 @@ internal sealed class Systemctl
         if (parsed.Count == units.Count)
             return parsed.Select((state, i) => state with { Name = units[i] }).ToList();
         return units.Select(name => parsed.FirstOrDefault(p => p.Name == name) ?? SystemdUnitState.NotFound(name)).ToList();
+    }
+
+    /// <summary>
+    /// The same four properties `systemctl show` prints, asked of systemd on the system bus in two calls: ListUnitsByNames
+    /// (which loads each unit, as `systemctl show` does, so one that is not installed answers LoadState "not-found") and
+    /// ListUnitFilesByPatterns for the unit file states (a unit without a file has none, as `systemctl show` prints).
+    /// systemd before 230 (RHEL 7) has neither method: there each unit's properties are asked with one GetAll each, all
+    /// sent before the first reply is read. Null when no bus answers or systemd is not on it: the caller runs systemctl.
+    /// </summary>
+    private List<SystemdUnitState>? ShowOverBus(IReadOnlyList<string> units)
+    {
+        if (_running?.CallBus([
+                new BusCall(Systemd, ManagerPath, Systemd + ".Manager", "ListUnitsByNames", "as", [units.ToArray()]),
+                new BusCall(Systemd, ManagerPath, Systemd + ".Manager", "ListUnitFilesByPatterns", "asas", Array.Empty<string>(), units.ToArray()),
+            ]) is not [var loaded, var files])
+            return null;
+        if (loaded.Succeeded && files.Succeeded && loaded.Values is [List<object?> rows] && files.Values is [List<object?> fileRows])
+        {
+            // (name, description, load, active, sub, following, path, job id, job type, job path) and (file path, state)
+            var byName = rows.OfType<object?[]>().Where(r => r.Length >= 5 && r[0] is string)
+                .GroupBy(r => (string)r[0]!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+            var fileStates = fileRows.OfType<object?[]>().Where(r => r.Length >= 2 && r[0] is string && r[1] is string)
+                .GroupBy(r => Path.GetFileName((string)r[0]!), StringComparer.Ordinal).ToDictionary(g => g.Key, g => (string)g.First()[1]!, StringComparer.Ordinal);
+            if (units.All(byName.ContainsKey))
+                return units.Select(unit => new SystemdUnitState(unit, byName[unit][2] as string ?? string.Empty, byName[unit][3] as string ?? string.Empty,
+                    byName[unit][4] as string ?? string.Empty, fileStates.GetValueOrDefault(unit) ?? string.Empty)).ToList();
+        }
+        var calls = units.Select(unit => new BusCall(Systemd, UnitObjectPath(unit), BusCall.Properties, "GetAll", "s", Systemd + ".Unit")).ToList();
+        if (_running.CallBus(calls) is not { } replies || replies.Any(r => !r.Succeeded)) return null;
+        return units.Select((unit, i) =>
+        {
+            var properties = replies[i].Values is [Dictionary<string, object?> all] ? all : [];
+            string Value(string property) => properties.GetValueOrDefault(property) as string ?? string.Empty;
+            return new SystemdUnitState(unit, Value("LoadState"), Value("ActiveState"), Value("SubState"), Value("UnitFileState"));
+        }).ToList();
+    }
+
+    /// <summary>systemd's object path of a unit: /org/freedesktop/systemd1/unit/ and the name escaped as sd_bus_path_encode does.</summary>
+    internal static string UnitObjectPath(string unit)
+    {
+        var path = new System.Text.StringBuilder("/org/freedesktop/systemd1/unit/");
+        if (unit.Length == 0) return path.Append('_').ToString();
+        for (int i = 0; i < unit.Length; i++)
+        {
+            char c = unit[i];
+            if (char.IsAsciiLetter(c) || (i > 0 && char.IsAsciiDigit(c))) path.Append(c);
+            else foreach (byte b in System.Text.Encoding.UTF8.GetBytes(c.ToString())) path.Append('_').Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return path.ToString();
     }
 
     /// <summary>Offline there is no runtime state: a unit exists if its file does, and is-enabled reads the links.</summary>

@@ -73,12 +73,13 @@ public sealed class ForwardingPlanner
         "later (99-sysctl.conf, the link to /etc/sysctl.conf) wins for the same key. See about_KvmHost_Forwarding.";
 
     private readonly HostRoot _root;
-    private readonly KernelParameters _kernel;
+    /// <summary>The running kernel's parameters; null for an image, whose kernel is not running.</summary>
+    private readonly KernelParameters? _kernel;
 
-    public ForwardingPlanner(HostRoot root, KernelParameters kernel)
+    public ForwardingPlanner(HostSystem host)
     {
-        _root = root;
-        _kernel = kernel;
+        _root = host.Root;
+        _kernel = host.Running?.Kernel;
     }
 
     public static string KeyOf(ForwardingFamily family) =>
@@ -166,7 +167,7 @@ public sealed class ForwardingPlanner
 
         // Validate the running kernel before anything is written: a family it does not have is an error.
         var runtimeWrites = new List<RuntimePlan>();
-        if (_kernel.IsAvailable)
+        if (_kernel is not null)
         {
             foreach (string key in allKeys)
             {
@@ -247,9 +248,10 @@ public sealed class ForwardingPlanner
         {
             foreach (var file in plan.Files.Where(approveFile))
                 changes.Add(writer.Write(file.Path, file.NewText));
+            // Runtime writes are planned only where there is a running kernel.
             foreach (var write in plan.RuntimeWrites.Where(approveRuntime))
             {
-                _kernel.Write(write.Key, write.Desired);
+                _kernel!.Write(write.Key, write.Desired);
                 written.Add(write);
             }
         }
@@ -258,7 +260,7 @@ public sealed class ForwardingPlanner
             foreach (var change in Enumerable.Reverse(changes)) writer.Undo(change);
             foreach (var write in written.Where(w => w.Current is not null))
             {
-                try { _kernel.Write(write.Key, write.Current!); }
+                try { _kernel!.Write(write.Key, write.Current!); }
                 catch (KvmHostException) { } // the original failure is the one to report
             }
             throw;
@@ -317,7 +319,7 @@ public sealed class ForwardingPlanner
 
         if (request.Enabled && request.Families.Contains(ForwardingFamily.IPv6))
         {
-            string? acceptRa = request.Uplink is null ? null : _kernel.Read($"net/ipv6/conf/{request.Uplink}/accept_ra");
+            string? acceptRa = request.Uplink is null ? null : _kernel?.Read($"net/ipv6/conf/{request.Uplink}/accept_ra");
             if (request.Uplink is not null && acceptRa is not null && acceptRa != "2")
                 warnings.Add(new Advice(KeyOf(ForwardingFamily.IPv6), $"With IPv6 forwarding on, {request.Uplink} ignores router advertisements (accept_ra = {acceptRa}); if it gets " +
                     $"its IPv6 address or default route from them, set net.ipv6.conf.{request.Uplink}.accept_ra = 2."));
@@ -326,7 +328,7 @@ public sealed class ForwardingPlanner
                     "if the uplink configures itself by SLAAC/RA, set net.ipv6.conf.<uplink>.accept_ra = 2 (pass -Uplink to have it checked)."));
         }
 
-        bool bridgeLoaded = _kernel.Exists(BridgeNetfilterKeys[0]);
+        bool bridgeLoaded = _kernel?.Exists(BridgeNetfilterKeys[0]) == true;
         if (request.DisableBridgeNetfilter)
         {
             if (!bridgeLoaded)
@@ -334,7 +336,7 @@ public sealed class ForwardingPlanner
                     "runs before the module loads at boot; load br_netfilter early (modules-load.d) or re-run 'systemd-sysctl --prefix=/net/bridge' " +
                     "when it loads (udev rule, see sysctl.d(5))."));
         }
-        else if (request.Enabled && bridgeLoaded && BridgeNetfilterKeys.Any(k => _kernel.Read(k) is "1"))
+        else if (request.Enabled && bridgeLoaded && BridgeNetfilterKeys.Any(k => _kernel?.Read(k) is "1"))
         {
             notes.Add(new Advice(null, "br_netfilter is loaded and passes bridged traffic through iptables: bridged guests may lose traffic to the " +
                 "host firewall. libvirt advises net.bridge.bridge-nf-call-{iptables,ip6tables,arptables} = 0 (-DisableBridgeNetfilter)."));
@@ -353,14 +355,14 @@ public sealed class ForwardingPlanner
             string key = KeyOf(family);
             var winner = boot.Evaluate([key])[key];
             int? configuredValue = ParseInt(configured.EntriesFor(key) is [.., var lastEntry] ? lastEntry.Value : null);
-            string? runtimeText = runtime is not null && runtime.TryGetValue(key, out var planned) ? planned : _kernel.Read(key);
+            string? runtimeText = runtime is not null && runtime.TryGetValue(key, out var planned) ? planned : _kernel?.Read(key);
             int? persistent = ParseInt(winner.Value);
             states.Add(new IpForwardingState
             {
                 AddressFamily = family,
                 Key = SysctlKey.ToDotted(key),
                 RuntimeValue = ParseInt(runtimeText),
-                RuntimeApplied = _kernel.IsAvailable,
+                RuntimeApplied = _kernel is not null,
                 PersistentValue = persistent,
                 ConfigurationFile = exists ? target : null,
                 ConfiguredValue = configuredValue,

@@ -4,29 +4,27 @@ using KvmHost.Core.Platform;
 namespace KvmHost.Core.Sysctl;
 
 /// <summary>
-/// The running kernel's sysctl values under /proc/sys, for the live root only (for another root the
-/// kernel is not that system's). /proc/sys/net belongs to the caller's network namespace, so this reads
+/// The running kernel's sysctl values under /proc/sys. Only <see cref="RunningSystem"/> has one: for another
+/// root the kernel is not that system's. /proc/sys/net belongs to the caller's network namespace, so this reads
 /// and writes the namespace the process runs in (ip netns exec, unshare --net). Writes use a plain
 /// FileStream: PowerShell's Set-Content on /proc/sys silently writes nothing, and every write is read
 /// back because the kernel may clamp or refuse a value without an error.
 /// </summary>
-public sealed class KernelParameters
+internal sealed class KernelParameters
 {
-    private readonly HostRoot _root;
+    /// <summary>/proc of the running system: the kernel's parameters are never read under another root.</summary>
+    private readonly HostRoot _proc = HostRoot.Live;
 
-    public KernelParameters(HostRoot root) => _root = root;
+    internal KernelParameters() { }
 
-    public bool IsAvailable => _root.IsLive;
+    public bool Exists(string key) => _proc.FileExists(SysctlKey.ProcPath(key));
 
-    public bool Exists(string key) => IsAvailable && File.Exists(SysctlKey.ProcPath(key));
-
-    /// <summary>The current value (trimmed), or null when the key does not exist or the root is not live.</summary>
+    /// <summary>The current value (trimmed), or null when the key does not exist.</summary>
     public string? Read(string key)
     {
-        if (!IsAvailable) return null;
         try
         {
-            return _root.TryReadText(SysctlKey.ProcPath(key), 64 * 1024)?.Trim();
+            return _proc.TryReadText(SysctlKey.ProcPath(key), 64 * 1024)?.Trim();
         }
         catch (KvmHostException e) when (e.ErrorId == ErrorIds.NotADirectory)
         {
@@ -37,8 +35,6 @@ public sealed class KernelParameters
     /// <summary>Writes the value and verifies it by reading it back.</summary>
     public void Write(string key, string value)
     {
-        if (!IsAvailable)
-            throw new InvalidOperationException("Kernel parameters can only be written on the live root.");
         string path = SysctlKey.ProcPath(key);
         if (!File.Exists(path))
             throw NotFound(key);

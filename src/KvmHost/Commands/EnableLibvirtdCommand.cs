@@ -37,19 +37,19 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
                 _packages.Select(p => new PipedPackage(PropertyText(p, "Name"), PropertyText(p, "Status"), LanguagePrimitives.IsTrue(p.Properties["WhatIf"]?.Value))).ToList(),
                 preview);
         // A preview only reads, so it needs no root wherever systemctl can be asked.
-        if (!preview) Privileges.RequireRootFor(HostRoot, "Enabling and starting the libvirt daemons");
+        if (!preview) Privileges.RequireRootFor(HostSystem, "Enabling and starting the libvirt daemons");
 
-        var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
+        var daemons = new LibvirtDaemons(HostSystem, () => Release.LibvirtLayout);
         daemons.EnsureSystemdRunning();
         // Planned (and so validated: the units exist, the layout is known) before the lock, so a refused call
         // leaves no lock file; -WhatIf leaves no trace at all.
         LibvirtPlan plan = daemons.Plan(Mode, packagesPending);
-        using var hostLock = preview ? null : LockHost();
+        // Nothing to do (a converged host): no lock, no second look; the result reads the units as they are.
+        using var hostLock = preview || plan.Steps.Count == 0 ? null : LockHost();
         if (hostLock is not null) plan = daemons.Plan(Mode); // again under the lock: a parallel run may have done part of it
 
         var done = new List<string>();
         var skipped = new List<string>();
-        bool warned = false;
         foreach (LibvirtStep step in plan.Steps)
         {
             if (!ShouldProcess(step.CommandLine, step.Description))
@@ -57,13 +57,7 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
                 skipped.Add(step.CommandLine);
                 continue;
             }
-            if (plan.Retiring.Count > 0 && !warned)
-            {
-                string how = HostRoot.IsLive ? "stopping and disabling" : "disabling (in the image)";
-                WriteWarning($"Switching to the {plan.Layout.ToString().ToLowerInvariant()} libvirt daemons: {how} "
-                    + $"{string.Join(", ", plan.Retiring)} first. Running guests keep running.");
-                warned = true;
-            }
+            if (done.Count == 0 && daemons.RetiringWarning(plan) is { } warning) WriteWarning(warning);
             daemons.Apply(step);
             done.Add(step.CommandLine);
         }
@@ -71,7 +65,7 @@ public sealed class EnableLibvirtdCommand : KvmHostCmdlet
         bool whatIf = preview || (done.Count == 0 && skipped.Count > 0);
         LibvirtdResult state = daemons.Report(plan, changed: done.Count > 0, whatIf ? skipped : done, whatIf,
             TimeSpan.FromSeconds(TimeoutSec), waitForSocket: done.Count > 0);
-        if (HostRoot.IsLive && !whatIf && !state.Reachable) throw daemons.NotReachable(state);
+        daemons.EnsureReachable(state);
         WriteObject(state);
     }
 

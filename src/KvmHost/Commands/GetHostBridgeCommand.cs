@@ -16,8 +16,7 @@ public sealed class GetHostBridgeCommand : KvmHostCmdlet
 
     protected override void EndCore()
     {
-        LiveNetworkState? live = HostRoot.IsLive && Runner.IsAvailable("ip") ? new LiveNetworkReader(Runner).Read(Cancellation) : null;
-        var bridges = BridgeReport.Inventory(HostRoot, live);
+        var bridges = BridgeReport.Inventory(HostSystem);
         var patterns = Name.Select(n => WildcardPattern.Get(n, WildcardOptions.IgnoreCase)).ToList();
         foreach (var bridge in bridges.Where(b => patterns.Count == 0 || patterns.Any(p => p.IsMatch(b.Name))))
             WriteObject(bridge);

@@ -17,7 +17,7 @@ public sealed class GetIpForwardingCommand : KvmHostCmdlet
 
     protected override void ProcessCore()
     {
-        var planner = new ForwardingPlanner(HostRoot, new KernelParameters(HostRoot));
+        var planner = new ForwardingPlanner(HostSystem);
         foreach (var state in planner.Inspect(ForwardingPlanner.Expand(AddressFamily), Path))
         {
             foreach (string warning in state.Warnings) WriteWarning(warning);

@@ -20,7 +20,7 @@ public sealed class GetKvmPackagesCommand : KvmHostCmdlet
     protected override void EndCore()
     {
         var names = PackageSet.Resolve(Release, Name, NoDefaultPackages);
-        var installer = new PackageInstaller(HostRoot, Runner, Release);
+        var installer = new PackageInstaller(HostSystem, Release);
         WriteVerbose($"{Release}: asking the package database about {string.Join(", ", names)}");
         foreach (var package in installer.Query(names, Cancellation)) WriteObject(package);
     }

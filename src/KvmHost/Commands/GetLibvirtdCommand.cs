@@ -18,7 +18,7 @@ public sealed class GetLibvirtdCommand : KvmHostCmdlet
 
     protected override void EndCore()
     {
-        var daemons = new LibvirtDaemons(HostRoot, Runner, () => Release.LibvirtLayout, Cancellation);
+        var daemons = new LibvirtDaemons(HostSystem, () => Release.LibvirtLayout);
         daemons.EnsureSystemdRunning();
         LibvirtPlan plan = daemons.Plan(Mode);
         WriteObject(daemons.Read(plan, TimeSpan.FromSeconds(TimeoutSec)));

@@ -55,7 +55,7 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
     protected override void EndCore()
     {
         var names = PackageSet.Resolve(Release, Name, NoDefaultPackages);
-        var installer = new PackageInstaller(HostRoot, Runner, Release);
+        var installer = new PackageInstaller(HostSystem, Release);
         var options = new InstallOptions { EnableRepositories = EnableRepository, Timeout = TimeSpan.FromSeconds(TimeoutSec) };
         // The first plan only names the command for -WhatIf/-Confirm; nothing is locked or written for it.
         var plan = installer.Plan(names, options, Cancellation);
@@ -65,7 +65,7 @@ public sealed class InstallKvmPackagesCommand : KvmHostCmdlet
             foreach (var package in PackageInstaller.Preview(plan, WhatIfRequested)) WriteObject(package);
             return;
         }
-        if (!ShouldProcess(HostRoot.IsLive ? "this host" : HostRoot.Path, string.Join(", then ", plan.Steps)))
+        if (!ShouldProcess(HostSystem.Target, string.Join(", then ", plan.Steps)))
         {
             foreach (var package in PackageInstaller.Preview(plan, whatIf: true)) WriteObject(package);
             return;

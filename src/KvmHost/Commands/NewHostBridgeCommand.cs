@@ -72,7 +72,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
             bound.ContainsKey(nameof(Stp)) ? Stp : null, bound.ContainsKey(nameof(ForwardDelay)) ? ForwardDelay : null,
             bound.ContainsKey(nameof(Mtu)) ? Mtu : null, Probe);
         bool preview = WhatIfRequested;
-        if (!preview) Privileges.RequireRootFor(HostRoot, $"Bridging {request.Interface} into {request.Name}");
+        if (!preview) Privileges.RequireRootFor(HostSystem, $"Bridging {request.Interface} into {request.Name}");
         var backend = bound.ContainsKey(nameof(Backend)) ? Backend : Release.BridgeBackend;
         var timeout = TimeSpan.FromSeconds(RollbackTimeout);
 
@@ -82,7 +82,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         if (!plan.Changes)
         {
             WriteVerbose($"{request.Name} already bridges {request.Interface} as asked; nothing to do.");
-            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: preview, timeout));
+            WriteObject(BridgeReport.ForNew(plan, HostSystem, null, whatIf: preview, timeout));
             return;
         }
 
@@ -93,7 +93,7 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         string question = $"The change is guarded: if the probes ({string.Join(", ", plan.Live?.ProbeTargets ?? [])}) stop answering for {RollbackTimeout} s everything is put back. Bridge {request.Interface} into {request.Name} now?";
         if (!ApproveOrFail(steps, plan.Risks, Force, question, "Moving the management NIC into a bridge", request.Interface, ErrorIds.BridgeConfirmationRequired))
         {
-            WriteObject(BridgeReport.ForNew(plan, HostRoot, plan.Live?.Before, null, whatIf: true, timeout));
+            WriteObject(BridgeReport.ForNew(plan, HostSystem, null, whatIf: true, timeout));
             return;
         }
 
@@ -101,9 +101,9 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
         var locked = Prepare(request, backend);
         if (!locked.SameChangesAs(plan))
             throw BridgeConfigs.ChangedWhileWaiting(request.Name);
-        var outcome = new BridgeApplier(Runner, Writer, new IcmpReachability(), Cancellation).Apply(locked, timeout);
+        var outcome = new BridgeApplier(HostSystem, Writer, new IcmpReachability()).Apply(locked, timeout);
         foreach (string line in outcome.LiveLog) WriteVerbose(line);
-        var result = BridgeReport.ForNew(locked, HostRoot, locked.Live?.Before, outcome, whatIf: false, timeout);
+        var result = BridgeReport.ForNew(locked, HostSystem, outcome, whatIf: false, timeout);
         if (outcome.RolledBack)
             WriteFailure(new KvmHostException(ErrorIds.BridgeRolledBack, FailureKind.InvalidOperation,
                 $"Bridging {request.Interface} into {request.Name} was rolled back: {outcome.RollbackReason}", request.Name,
@@ -112,5 +112,5 @@ public sealed class NewHostBridgeCommand : KvmHostCmdlet
     }
 
     private BridgePlan Prepare(BridgeRequest request, BridgeBackend backend) =>
-        BridgePlanner.Prepare(request, HostRoot, backend, ReleaseIfKnown, Runner, Environment.GetEnvironmentVariable("SSH_CONNECTION"), Cancellation);
+        BridgePlanner.Prepare(request, HostSystem, backend, ReleaseIfKnown, Environment.GetEnvironmentVariable("SSH_CONNECTION"));
 }

@@ -123,7 +123,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
         string uri = TargetUri;
         GuestName.Validate(Name); // before libvirt is loaded or asked
         var connection = Connect(uri);
-        var creator = new GuestCreator(connection, Runner, HostRoot.Live, log: VerboseWhileRunning);
+        var creator = new GuestCreator(connection, Runner, HostSystem.Open(HostRoot.Live, Runner, Cancellation, VerboseWhileRunning), log: VerboseWhileRunning);
         var plan = creator.Plan(BuildRequest());
         foreach (string warning in plan.Warnings) WriteWarning(warning);
 

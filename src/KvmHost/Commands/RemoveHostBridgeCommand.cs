@@ -28,7 +28,7 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
     {
         string name = InterfaceName.Validate(Name, nameof(Name));
         bool preview = WhatIfRequested;
-        if (!preview) Privileges.RequireRootFor(HostRoot, $"Removing the bridge {name}");
+        if (!preview) Privileges.RequireRootFor(HostSystem, $"Removing the bridge {name}");
         BridgeBackend? backend = MyInvocation.BoundParameters.ContainsKey(nameof(Backend)) ? Backend : null;
 
         // Plan without the lock: a preview, and a call refused by the plan, leave no lock file behind.
@@ -40,12 +40,12 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
                 $"Apply under a {RollbackTimeout} s rollback guard: {string.Join("; ", BridgeRemover.DescribeLive(plan))}"));
         if (!ApproveOrFail(steps, plan.Risks, Force, $"Remove {name} now?", "Removing the management bridge", name, ErrorIds.BridgeConfirmationRequired))
         {
-            WriteObject(BridgeReport.ForRemoval(plan, HostRoot, null, whatIf: true));
+            WriteObject(BridgeReport.ForRemoval(plan, HostSystem, null, whatIf: true));
             return;
         }
         if (!plan.Changes)
         {
-            WriteObject(BridgeReport.ForRemoval(plan, HostRoot, null, whatIf: preview));
+            WriteObject(BridgeReport.ForRemoval(plan, HostSystem, null, whatIf: preview));
             return;
         }
 
@@ -53,14 +53,14 @@ public sealed class RemoveHostBridgeCommand : KvmHostCmdlet
         var locked = Prepare(name, backend);
         if (!BridgeRemover.SameChanges(locked, plan))
             throw BridgeConfigs.ChangedWhileWaiting(name);
-        var outcome = new BridgeRemover(Runner, Writer, new IcmpReachability(), Cancellation).Apply(locked, TimeSpan.FromSeconds(RollbackTimeout));
+        var outcome = new BridgeRemover(HostSystem, Writer, new IcmpReachability()).Apply(locked, TimeSpan.FromSeconds(RollbackTimeout));
         foreach (string line in outcome.LiveLog) WriteVerbose(line);
         if (outcome.RolledBack)
             WriteFailure(new KvmHostException(ErrorIds.BridgeRolledBack, FailureKind.InvalidOperation,
                 $"Removing {name} was rolled back: {outcome.RollbackReason}", name, "The bridge is as it was. Check the result's Probes and LiveChanges."));
-        WriteObject(BridgeReport.ForRemoval(locked, HostRoot, outcome, whatIf: false));
+        WriteObject(BridgeReport.ForRemoval(locked, HostSystem, outcome, whatIf: false));
     }
 
     private RemovalPlan Prepare(string name, BridgeBackend? backend) =>
-        BridgeRemover.Prepare(name, HostRoot, backend, ReleaseIfKnown, Runner, Environment.GetEnvironmentVariable("SSH_CONNECTION"), Cancellation);
+        BridgeRemover.Prepare(name, HostSystem, backend, ReleaseIfKnown, Environment.GetEnvironmentVariable("SSH_CONNECTION"));
 }

@@ -37,8 +37,8 @@ public sealed class SetIpForwardingCommand : KvmHostCmdlet
     {
         bool preview = WhatIfRequested;
         // A preview only reads (/proc/sys and the sysctl files are readable by anyone), so it needs no root.
-        if (!preview) Privileges.RequireRootFor(HostRoot, "Set-IpForwarding");
-        var planner = new ForwardingPlanner(HostRoot, new KernelParameters(HostRoot));
+        if (!preview) Privileges.RequireRootFor(HostSystem, "Set-IpForwarding");
+        var planner = new ForwardingPlanner(HostSystem);
         var request = new ForwardingRequest
         {
             Families = ForwardingPlanner.Expand(AddressFamily),

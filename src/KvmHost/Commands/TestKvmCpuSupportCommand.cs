@@ -15,7 +15,7 @@ public sealed class TestKvmCpuSupportCommand : KvmHostCmdlet
 
     protected override void ProcessCore()
     {
-        KvmCpuSupport result = KvmCpuProbe.Probe(HostRoot);
+        KvmCpuSupport result = KvmCpuProbe.Probe(HostSystem);
         if (!result.Supported) WriteVerbose($"Not supported: {result.Reason} {result.Hint}");
         WriteObject(Quiet ? result.Supported : result);
     }

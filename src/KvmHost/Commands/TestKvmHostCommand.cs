@@ -31,7 +31,7 @@ public sealed class TestKvmHostCommand : KvmHostCmdlet
             BridgeName = string.IsNullOrEmpty(BridgeName) ? null : BridgeName,
             LibvirtTimeout = TimeSpan.FromSeconds(TimeoutSec),
         };
-        KvmHostReport report = new KvmHostInspector(HostRoot, Runner, Cancellation).Inspect(expectation);
+        KvmHostReport report = new KvmHostInspector(HostSystem).Inspect(expectation);
         foreach (var failed in report.Checks.Where(c => c.Result == Core.CheckResult.Fail))
             WriteVerbose($"FAIL {failed.Area}/{failed.Name}: {failed.Detail}");
         WriteObject(Quiet ? report.Ready : report);

@@ -170,6 +170,31 @@ internal static class ArchitectureRules
         "setxattr", "lsetxattr", "fsetxattr", "removexattr",
     ];
 
+    public const string BusConnection = "KvmHost.Core.Platform.SystemBus";
+    public const string BusLibrary = "Tmds.DBus";
+
+    /// <summary>
+    /// The system bus is one class, as the process runner is: every use of the D-Bus library (a call, a constructor, a
+    /// type's member) outside <paramref name="allowed"/>.
+    /// </summary>
+    public static IEnumerable<Violation> BusUses(AssemblyInspector assembly, string allowed) =>
+        assembly.Calls().Where(c => c.TargetType.StartsWith(BusLibrary, StringComparison.Ordinal) && c.Owner != allowed)
+            .Select(c => new Violation($"Only {BusConnection} talks to the system bus", c.Owner, $"{c.Caller} calls {c.Target}"));
+
+    public const string LiveDecider = "KvmHost.Core.Platform.HostSystem";
+    public const string IsLiveGetter = "KvmHost.Core.Platform.HostRoot::get_IsLive";
+
+    /// <summary>
+    /// Who may read HostRoot.IsLive: HostSystem, which decides once whether there is a running system (everyone else asks
+    /// it for HostSystem.Running), and HostRoot itself, which maps paths with it. The cmdlets may not at all.
+    /// </summary>
+    public static readonly IReadOnlySet<string> LiveReaders = new HashSet<string> { LiveDecider, FolderReader };
+
+    /// <summary>Live vs offline is decided in one place: every read of HostRoot.IsLive outside <paramref name="allowed"/>.</summary>
+    public static IEnumerable<Violation> LiveDecisions(AssemblyInspector assembly, IReadOnlySet<string> allowed) =>
+        assembly.Calls().Where(c => c.Target == IsLiveGetter && !allowed.Contains(c.Owner))
+            .Select(c => new Violation($"Only {LiveDecider} decides live vs offline", c.Owner, $"{c.Caller} reads HostRoot.IsLive; ask HostSystem.Running instead"));
+
     /// <summary>Rule 1: KvmHost.Core knows Linux, not PowerShell.</summary>
     public static IEnumerable<Violation> CoreReferences(AssemblyInspector core) =>
         core.AssemblyReferences

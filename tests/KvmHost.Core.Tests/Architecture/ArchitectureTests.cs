@@ -66,6 +66,23 @@ public sealed class ArchitectureTests : IDisposable
     }
 
     [Fact]
+    public void Only_SystemBus_talks_to_the_system_bus_and_the_cmdlets_not_at_all()
+    {
+        Assert.Contains(_core.Calls(), c => c.Owner == ArchitectureRules.BusConnection && c.TargetType.StartsWith(ArchitectureRules.BusLibrary, StringComparison.Ordinal));
+        AssertNone(ArchitectureRules.BusUses(_core, ArchitectureRules.BusConnection));
+        AssertNone(ArchitectureRules.BusUses(_cmdlets, "none"));
+        Assert.DoesNotContain(_cmdlets.AssemblyReferences, name => name.StartsWith(ArchitectureRules.BusLibrary, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Live_vs_offline_is_decided_once_by_HostSystem_and_never_by_a_cmdlet()
+    {
+        Assert.Contains(_core.Calls(), c => c.Target == ArchitectureRules.IsLiveGetter && c.Owner == ArchitectureRules.LiveDecider);
+        AssertNone(ArchitectureRules.LiveDecisions(_core, ArchitectureRules.LiveReaders));
+        AssertNone(ArchitectureRules.LiveDecisions(_cmdlets, new HashSet<string>()));
+    }
+
+    [Fact]
     public void Every_type_an_allowance_names_exists_so_no_rule_is_dead()
     {
         var defined = _core.Metadata.TypeDefinitions.Select(h => _core.Metadata.GetTypeDefinition(h))

@@ -68,6 +68,22 @@ public sealed class RuleSelfTests : IDisposable
         AssertFound(method, "Native library outside its place");
 
     [Fact]
+    public void A_bus_call_outside_SystemBus_is_found()
+    {
+        var found = ArchitectureRules.BusUses(_tests, Planted + nameof(PlantedBus)).ToList();
+        Assert.Contains(found, v => v.Owner == Planted + nameof(Offender) && v.Detail.Contains(nameof(Offender.ConnectsToTheBusItself), StringComparison.Ordinal));
+        Assert.DoesNotContain(found, v => v.Owner == Planted + nameof(PlantedBus));
+    }
+
+    [Fact]
+    public void A_live_decision_outside_HostSystem_is_found()
+    {
+        var found = ArchitectureRules.LiveDecisions(_tests, ArchitectureRules.LiveReaders).ToList();
+        Assert.Contains(found, v => v.Owner == Planted + nameof(Offender) && v.Detail.Contains(nameof(Offender.DecidesLiveItself), StringComparison.Ordinal));
+        Assert.Empty(ArchitectureRules.LiveDecisions(_tests, new HashSet<string>(ArchitectureRules.LiveReaders) { Planted + nameof(Offender), "KvmHost.Core.Tests.Platform.HostRootTests" }));
+    }
+
+    [Fact]
     public void The_allowed_places_and_read_only_opens_are_left_alone()
     {
         string[] clean = [nameof(PlantedRunner), nameof(PlantedWriter), nameof(PlantedFolderReader), nameof(PlantedNativeMethods),

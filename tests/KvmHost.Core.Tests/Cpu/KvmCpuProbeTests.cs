@@ -21,7 +21,7 @@ public class KvmCpuProbeTests
     public void A_pvm_host_names_its_modules_and_says_only_pvm_guests_get_kvm()
     {
         using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt", dev: true, alsoLoaded: ["kvm", "kvm_pvm"]);
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.False(result.Supported);
         Assert.Equal(CpuSupportStatus.PvmGuestsOnly, result.Status);
         Assert.Equal(KvmAcceleration.PvmGuestsOnly, result.Acceleration);
@@ -40,7 +40,7 @@ public class KvmCpuProbeTests
     public void Kvm_without_a_vendor_module_is_named_and_the_missing_flag_is_the_hint_not_modprobe()
     {
         using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt", alsoLoaded: ["kvm"]);
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal(CpuSupportStatus.NestedVirtualizationUnavailable, result.Status);
         Assert.Equal(KvmAcceleration.Tcg, result.Acceleration);
         Assert.Equal(["kvm"], result.KvmModules);
@@ -53,7 +53,7 @@ public class KvmCpuProbeTests
     public void A_guest_without_vmx_gives_one_nested_virtualization_hint_everywhere()
     {
         using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal(KvmCpuProbe.NestedVirtualizationHint, result.Hint);
         Assert.Equal(KvmCpuProbe.NestedVirtualizationHint, Assert.Single(result.Checks, c => c.Name == "Hardware virtualization").Hint);
         Assert.All(result.Checks.Where(c => c.Hint is not null && c.Hint.Contains("nested", StringComparison.OrdinalIgnoreCase)),
@@ -64,7 +64,7 @@ public class KvmCpuProbeTests
     public void A_pvm_module_next_to_kvm_intel_does_not_hide_hardware_kvm()
     {
         using var scratch = Host("intel-xeon-e5-2650v3-2s-vmx.txt", dev: true, module: "kvm_intel", alsoLoaded: ["kvm", "kvm_pvm"]);
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.Equal(KvmAcceleration.Kvm, result.Acceleration);
         Assert.Equal("kvm_intel", result.KvmModule);
@@ -75,7 +75,7 @@ public class KvmCpuProbeTests
     public void Without_any_kvm_module_or_device_guests_get_tcg()
     {
         using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Empty(result.KvmModules);
         Assert.Null(result.KvmModule);
         Assert.Equal(KvmAcceleration.Tcg, result.Acceleration);
@@ -86,7 +86,7 @@ public class KvmCpuProbeTests
     public void Bare_metal_intel_with_module_and_device_is_ready()
     {
         using var scratch = Host("intel-xeon-e5-2650v3-2s-vmx.txt", dev: true, module: "kvm_intel", nested: "N");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.Equal(CpuSupportStatus.Ready, result.Status);
         Assert.Equal("vmx", result.VirtualizationFeature);
@@ -104,7 +104,7 @@ public class KvmCpuProbeTests
     public void Amd_with_svm_but_no_module_says_ModuleNotLoaded_and_names_kvm_amd()
     {
         using var scratch = Host("amd-epyc-7451-2s-svm.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal(CpuSupportStatus.ModuleNotLoaded, result.Status);
         Assert.Equal("svm", result.VirtualizationFeature);
         Assert.Contains("kvm_amd", result.Hint);
@@ -114,7 +114,7 @@ public class KvmCpuProbeTests
     public void A_guest_without_vmx_needs_nested_virtualization()
     {
         using var scratch = Host("x86-kvm-guest-sandybridge-hypervisor-novmx.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.False(result.Supported);
         Assert.Equal(CpuSupportStatus.NestedVirtualizationUnavailable, result.Status);
         Assert.True(result.HypervisorPresent);
@@ -125,7 +125,7 @@ public class KvmCpuProbeTests
     public void A_nested_guest_with_vmx_and_kvm_is_ready_and_reports_nesting()
     {
         using var scratch = Host("x86-kvm-guest-xeon-gold-5218r-vmx-hypervisor-nested.txt", dev: true, module: "kvm_intel", nested: "Y");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.True(result.HypervisorPresent);
         Assert.True(result.NestedVirtualization);
@@ -135,7 +135,7 @@ public class KvmCpuProbeTests
     public void Bare_metal_without_the_flag_has_no_hardware_support_with_a_firmware_hint()
     {
         using var scratch = Host("intel-xeon-e5345-2s-vmx-flag-absent.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal(CpuSupportStatus.NoHardwareSupport, result.Status);
         Assert.Contains("firmware", result.Hint);
     }
@@ -148,7 +148,7 @@ public class KvmCpuProbeTests
         var msr = new byte[0x3a + 8];
         msr[0x3a] = 0x1;
         File.WriteAllBytes(scratch.HostPath("/dev/cpu/0/msr"), msr);
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal(CpuSupportStatus.DisabledInFirmware, result.Status);
         Assert.Contains(result.Checks, c => c.Name == "Firmware setting" && c.Result == CheckResult.Fail);
     }
@@ -160,7 +160,7 @@ public class KvmCpuProbeTests
         var msr = new byte[0x3a + 8];
         msr[0x3a] = 0x5;
         File.WriteAllBytes(scratch.HostPath("/dev/cpu/0/msr"), msr);
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.Contains(result.Checks, c => c.Name == "Firmware setting" && c.Result == CheckResult.Pass);
     }
@@ -169,14 +169,14 @@ public class KvmCpuProbeTests
     public void Module_loaded_but_no_device_is_DeviceMissing()
     {
         using var scratch = Host("intel-xeon-x7550-4s-vmx.txt", module: "kvm_intel");
-        Assert.Equal(CpuSupportStatus.DeviceMissing, KvmCpuProbe.Probe(scratch.Root).Status);
+        Assert.Equal(CpuSupportStatus.DeviceMissing, KvmCpuProbe.Probe(scratch.Image).Status);
     }
 
     [Fact]
     public void S390x_with_sie_and_kvm_is_ready()
     {
         using var scratch = Host("s390x-z13-lpar-sie.txt", dev: true, module: "kvm");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.Equal("s390x", result.Architecture);
         Assert.Equal("sie", result.VirtualizationFeature);
@@ -188,12 +188,12 @@ public class KvmCpuProbeTests
     public void Ppc64le_is_decided_by_dev_kvm_and_kvm_hv()
     {
         using var without = Host("ppc64le-power8-24cpu.txt");
-        var no = KvmCpuProbe.Probe(without.Root);
+        var no = KvmCpuProbe.Probe(without.Image);
         Assert.Equal(CpuSupportStatus.ModuleNotLoaded, no.Status);
         Assert.Contains("kvm_hv", no.Hint);
         Assert.Null(no.VirtualizationFeature);
         using var with = Host("ppc64le-power8-24cpu.txt", dev: true, module: "kvm_hv");
-        var yes = KvmCpuProbe.Probe(with.Root);
+        var yes = KvmCpuProbe.Probe(with.Image);
         Assert.True(yes.Supported);
         Assert.Equal("ppc64le", yes.Architecture);
     }
@@ -202,7 +202,7 @@ public class KvmCpuProbeTests
     public void Aarch64_is_decided_by_dev_kvm()
     {
         using var scratch = Host("aarch64-graviton3-excerpt.txt", dev: true, module: "kvm");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.True(result.Supported);
         Assert.Equal("aarch64", result.Architecture);
         Assert.Equal("Neoverse-V1", result.ModelName);
@@ -213,7 +213,7 @@ public class KvmCpuProbeTests
     public void Pentium4_is_i686_without_support()
     {
         using var scratch = Host("i386-pentium4-32bit-novmx.txt");
-        var result = KvmCpuProbe.Probe(scratch.Root);
+        var result = KvmCpuProbe.Probe(scratch.Image);
         Assert.Equal("i686", result.Architecture);
         Assert.Equal(CpuSupportStatus.NoHardwareSupport, result.Status);
     }
@@ -222,16 +222,16 @@ public class KvmCpuProbeTests
     public void Missing_cpuinfo_is_CpuInfoNotFound()
     {
         using var scratch = new ScratchRoot();
-        Assert.Equal(ErrorIds.CpuInfoNotFound, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(scratch.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoNotFound, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(scratch.Image)).ErrorId);
     }
 
     [Fact]
     public void A_cpuinfo_that_is_a_directory_or_binary_is_CpuInfoUnreadable()
     {
         using var dir = new ScratchRoot().Dir("/proc/cpuinfo");
-        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(dir.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(dir.Image)).ErrorId);
         using var binary = new ScratchRoot().Dir("/proc");
         File.WriteAllBytes(binary.HostPath("/proc/cpuinfo"), [1, 0, 2]);
-        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(binary.Root)).ErrorId);
+        Assert.Equal(ErrorIds.CpuInfoUnreadable, Assert.Throws<KvmHostException>(() => KvmCpuProbe.Probe(binary.Image)).ErrorId);
     }
 }

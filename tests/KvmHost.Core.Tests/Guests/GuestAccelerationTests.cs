@@ -23,7 +23,7 @@ public sealed class GuestAccelerationTests
         using var scratch = new ScratchRoot().PutFixture("/proc/cpuinfo", "cpuinfo/" + cpuinfo);
         if (dev) scratch.Put("/dev/kvm", "");
         foreach (string module in modules) scratch.Dir($"/sys/module/{module}");
-        return KvmCpuProbe.Probe(scratch.Root);
+        return KvmCpuProbe.Probe(scratch.Image);
     }
 
     private static KvmCpuSupport CapableHost() => Probe("intel-xeon-e5-2650v3-2s-vmx.txt", dev: true, "kvm", "kvm_intel");

@@ -194,7 +194,7 @@ public sealed class GuestDefinitionTests : IDisposable
 
     /// <summary>A creator that checks files in a scratch root standing for this machine (its kernel, its osinfo-db).</summary>
     private GuestCreator Creator(ScratchRoot root, ScriptedRunner? runner = null) =>
-        new(_connection, runner ?? new ScriptedRunner(), root.Root, local: true);
+        new(_connection, runner ?? new ScriptedRunner(), root.Image, local: true);
 
     private static ScratchRoot Machine() => new ScratchRoot()
         .Put("/boot/vmlinuz", "kernel").Put("/home/admin/.ssh/id_ed25519.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK3 admin@desk\n")

@@ -20,7 +20,7 @@ public sealed class PackageInstallerTests : IDisposable
         _scratch.PutFixture("/etc/os-release", "os-release/" + fixture).Put("/root/.rpmdb/rpmdb.sqlite", "");
         runner.On("rpm", "--eval", 0, "/root/.rpmdb\n");
         var release = ReleaseProfile.Detect(_scratch.Root);
-        return (new PackageInstaller(_scratch.Root, runner, release), _scratch, release);
+        return (new PackageInstaller(HostSystem.Open(_scratch.Root, runner, CancellationToken.None), release), _scratch, release);
     }
 
     private static readonly InstallOptions Defaults = new();
@@ -156,7 +156,7 @@ public sealed class PackageInstallerTests : IDisposable
     {
         _scratch.PutFixture("/etc/os-release", "os-release/rhel-9.6.os-release");
         var runner = new ScriptedRunner().On("rpm", "--eval", 0, "/var/lib/rpm\n");
-        var installer = new PackageInstaller(_scratch.Root, runner, ReleaseProfile.Detect(_scratch.Root));
+        var installer = new PackageInstaller(HostSystem.Open(_scratch.Root, runner, CancellationToken.None), ReleaseProfile.Detect(_scratch.Root));
         var packages = installer.Query(["libvirt"], CancellationToken.None);
         Assert.Equal(PackageStatus.Missing, Assert.Single(packages).Status);
         Assert.DoesNotContain(runner.Requests, r => r.Arguments.Contains("-q"));
@@ -167,14 +167,14 @@ public sealed class PackageInstallerTests : IDisposable
     {
         var debian = Profile("debian-12.os-release");
         var runner = new ScriptedRunner().On("dpkg-query", null, 1, "qemu-utils\t1:7.2+dfsg-7\tii \n", "dpkg-query: no packages found matching virtinst\n");
-        var plan = new PackageInstaller(HostRoot.Live, runner, debian).Plan(["qemu-utils", "virtinst"], Defaults, CancellationToken.None);
+        var plan = new PackageInstaller(HostSystem.LiveThrough(runner, CancellationToken.None), debian).Plan(["qemu-utils", "virtinst"], Defaults, CancellationToken.None);
         Assert.Equal(["virtinst"], plan.Missing);
         Assert.Equal(["-y", "-o", "DPkg::Lock::Timeout=0", "install", "virtinst"], plan.Install!.Arguments);
         Assert.Equal("noninteractive", plan.Install.Environment!["DEBIAN_FRONTEND"]);
 
-        var e = Assert.Throws<KvmHostException>(() => new PackageInstaller(_scratch.Root, runner, debian).Plan(["virtinst"], Defaults, CancellationToken.None));
+        var e = Assert.Throws<KvmHostException>(() => new PackageInstaller(HostSystem.Open(_scratch.Root, runner, CancellationToken.None), debian).Plan(["virtinst"], Defaults, CancellationToken.None));
         Assert.Equal(ErrorIds.PackageRootUnsupported, e.ErrorId);
-        var option = Assert.Throws<KvmHostException>(() => new PackageInstaller(HostRoot.Live, runner, debian)
+        var option = Assert.Throws<KvmHostException>(() => new PackageInstaller(HostSystem.LiveThrough(runner, CancellationToken.None), debian)
             .Plan(["virtinst"], Defaults with { EnableRepositories = ["backports"] }, CancellationToken.None));
         Assert.Equal(ErrorIds.PackageOptionUnsupported, option.ErrorId);
     }

@@ -28,7 +28,7 @@ public sealed class TimeoutHintTests
         using var scratch = new ScratchRoot().PutFixture("/etc/os-release", "os-release/rocky-9.3.os-release").Put("/root/.rpmdb/rpmdb.sqlite", "");
         var runner = new ScriptedRunner().On("rpm", "--eval", 0, "/root/.rpmdb\n").WithRpmDatabase(new Dictionary<string, string>());
         var release = ReleaseProfile.Detect(scratch.Root);
-        var installer = new PackageInstaller(scratch.Root, runner, release);
+        var installer = new PackageInstaller(HostSystem.Open(scratch.Root, runner, CancellationToken.None), release);
 
         var plan = installer.Plan(PackageSet.Resolve(release, null, false), new InstallOptions { Timeout = TimeSpan.FromSeconds(90) }, CancellationToken.None);
 

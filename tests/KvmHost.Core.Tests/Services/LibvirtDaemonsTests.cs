@@ -25,7 +25,7 @@ public class LibvirtDaemonsTests
 
     // The live root's plan never touches the host: the fake runner answers every systemctl call.
     private static LibvirtDaemons Daemons(FakeSystemctl fake, LibvirtLayout release = LibvirtLayout.Monolithic) =>
-        new(HostRoot.Live, fake, () => release, CancellationToken.None);
+        new(HostSystem.LiveThrough(fake, CancellationToken.None), () => release);
 
     [Fact]
     public void A_running_enabled_libvirtd_needs_no_step()
@@ -114,7 +114,7 @@ public class LibvirtDaemonsTests
     public void Auto_uses_the_only_installed_layout_without_reading_the_release()
     {
         var fake = WithModular(new FakeSystemctl());
-        var daemons = new LibvirtDaemons(HostRoot.Live, fake, () => throw new InvalidOperationException("release read"), CancellationToken.None);
+        var daemons = new LibvirtDaemons(HostSystem.LiveThrough(fake, CancellationToken.None), () => throw new InvalidOperationException("release read"));
         Assert.Equal(LibvirtLayout.Modular, daemons.Plan(LibvirtDaemonMode.Auto).Layout);
     }
 
@@ -154,7 +154,7 @@ public class LibvirtDaemonsTests
     public void Not_booted_with_systemd_becomes_SystemdNotRunning()
     {
         var runner = new NotBootedRunner();
-        var e = Assert.Throws<KvmHostException>(() => new LibvirtDaemons(HostRoot.Live, runner, () => LibvirtLayout.Monolithic, CancellationToken.None).Plan(LibvirtDaemonMode.Auto));
+        var e = Assert.Throws<KvmHostException>(() => new LibvirtDaemons(HostSystem.LiveThrough(runner, CancellationToken.None), () => LibvirtLayout.Monolithic).Plan(LibvirtDaemonMode.Auto));
         Assert.Equal(ErrorIds.SystemdNotRunning, e.ErrorId);
     }
 

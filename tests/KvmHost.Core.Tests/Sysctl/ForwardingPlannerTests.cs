@@ -6,7 +6,7 @@ namespace KvmHost.Core.Tests.Sysctl;
 
 public class ForwardingPlannerTests
 {
-    private static ForwardingPlanner Planner(ScratchRoot scratch) => new(scratch.Root, new KernelParameters(scratch.Root));
+    private static ForwardingPlanner Planner(ScratchRoot scratch) => new(scratch.Image);
 
     private static ScratchRoot WithOldSysctlConf()
     {

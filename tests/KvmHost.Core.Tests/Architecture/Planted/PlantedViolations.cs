@@ -64,6 +64,10 @@ internal static class Offender
 
     public static bool LoadsALibraryByHand() => NativeLibrary.TryLoad("libvirt.so.0", out _);
 
+    public static void ConnectsToTheBusItself() => new Tmds.DBus.Protocol.DBusConnection("unix:path=/nonexistent").Dispose();
+
+    public static string DecidesLiveItself(KvmHost.Core.Platform.HostRoot root) => root.IsLive ? "running" : "image";
+
 #pragma warning disable SYSLIB1054 // a plain DllImport outside the native declarations is exactly what is planted here
     [DllImport("libc", EntryPoint = "unlink")]
     private static extern int ImportsLibcItself(nint path);
@@ -103,6 +107,12 @@ internal static class Reader
     }
 
     public static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+}
+
+/// <summary>Stands for SystemBus, the one bus connection.</summary>
+internal static class PlantedBus
+{
+    public static void Connects() => new Tmds.DBus.Protocol.DBusConnection("unix:path=/nonexistent").Dispose();
 }
 
 /// <summary>Stands for HostRoot, the one folder reader.</summary>
