@@ -282,10 +282,17 @@ cmd_leftovers() {
   netns=$(cat "$dir/netns" 2>/dev/null || echo "${KVMHOST_GUESTLAB_NETNS:-}")
   if [[ -n $pidns ]]; then
     # One find for all of /proc: a readlink per process costs a second on a busy machine.
+    local -a found=()
+    local line other=''
     while IFS= read -r proc; do
       proc=${proc%/ns/pid}
-      echo "process ${proc#/proc/} ($(tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | cut -c1-80)) in the lab's pid namespace"
+      # 2>/dev/null first: a process that ended since find saw it has no cmdline to open.
+      line="process ${proc#/proc/} ($(tr '\0' ' ' 2>/dev/null <"$proc/cmdline" | cut -c1-80 || true)) in the lab's pid namespace"
+      found+=("$line")
+      # The kernel reuses a dead namespace's inode number: a namespace whose init is another lab's is that lab's.
+      if [[ $line =~ guestlab\.sh\ __init\ ([^ ]+) && ${BASH_REMATCH[1]} != "$name" ]]; then other=${BASH_REMATCH[1]}; fi
     done < <(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/ns/pid' -lname "pid:\[$pidns\]" 2>/dev/null)
+    [[ -n $other ]] || { ((${#found[@]} == 0)) || printf '%s\n' "${found[@]}"; }
   fi
   if [[ -n $netns && -d /run/netns ]]; then
     for link in /run/netns/*; do
