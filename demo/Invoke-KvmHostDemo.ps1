@@ -6,7 +6,9 @@
     The image is a scratch root (-Root): the os-release of RHEL 9.6 and the unit files libvirt installs,
     so Enable-Libvirtd and Set-IpForwarding really change the image (systemctl --root, the sysctl drop-in)
     while nothing runtime is touched. Installing packages into it would need a RHEL repository and root,
-    so that step runs with -WhatIf and shows the one dnf transaction it would start. Test-KvmHost then
+    so that step runs with -WhatIf and shows the one dnf transaction it would start. The bridge then pipes
+    into New-KvmGuest -WhatIf, which needs a running libvirtd and the live bridge: where they are missing (an
+    image runs neither) the step says so and the tour goes on. Test-KvmHost then
     judges the image on what an image holds (its runtime checks are NotApplicable) and this machine. Run by
     ./build.ps1 -Task Demo after a build; runs without root.
 #>
@@ -73,12 +75,33 @@ method=auto`
         $cpu | Install-KvmPackages -Root $image -Force:$force -WhatIf
     }
     Invoke-Step 'Enable-Libvirtd -Root $image' { Enable-Libvirtd -Root $image }
+    $bridge = $null
     Invoke-Step '$bridge = New-HostBridge br0 -Interface enp1s0 -Root $image; $bridge | Set-IpForwarding -AddressFamily Both -Root $image' {
-        $bridge = New-HostBridge br0 -Interface enp1s0 -Root $image
+        $script:bridge = New-HostBridge br0 -Interface enp1s0 -Root $image
+        $bridge = $script:bridge
         $bridge | Out-Host
         # The bridge's Name binds to -Uplink by property name.
         $bridge | Set-IpForwarding -AddressFamily Both -Root $image
     }
+    # The guest step. New-KvmGuest checks against the host's running libvirtd (its networks, pools, guests, the
+    # hypervisor's capabilities) and the live bridge, and -WhatIf asks virt-install for the domain XML with
+    # --print-xml --dry-run, which needs that daemon too. An image runs neither, so on most machines this step says
+    # what it needs; on a host with a libvirtd and a br0 it prints the virt-install command and the XML. Either
+    # way nothing changes: -WhatIf, and virt-install's log goes into the image.
+    $kernel = "$image/boot/vmlinuz"
+    $null = New-Item -ItemType Directory -Path (Split-Path $kernel) -Force
+    [IO.File]::WriteAllText($kernel, 'a placeholder: -WhatIf never boots it')
+    Write-Host ''
+    Write-Host 'New-KvmGuest needs a running libvirtd (qemu:///system, started by Enable-Libvirtd on a real host) and the live bridge: the image has neither running.' -ForegroundColor DarkGray
+    $savedCache = $env:XDG_CACHE_HOME
+    $env:XDG_CACHE_HOME = "$image/cache"
+    try {
+        Invoke-Step '$bridge | New-KvmGuest -Name vm01 -Kernel $image/boot/vmlinuz -MemoryBytes 1GB -DiskSizeBytes 20GB -AllowEmulation -WhatIf' {
+            $bridge | New-KvmGuest -Name vm01 -Kernel $kernel -KernelArguments 'console=ttyS0' -MemoryBytes 1GB -DiskSizeBytes 20GB -AllowEmulation -WhatIf
+        }
+    }
+    finally { $env:XDG_CACHE_HOME = $savedCache }
+
     Invoke-Step 'Test-KvmHost -Root $image -BridgeName br0   # the image: what it holds, not its runtime' {
         Test-KvmHost -Root $image -BridgeName br0
     }
