@@ -193,6 +193,8 @@ Get-HostBridge brlab0 | New-KvmGuest -Name new-bridged -Kernel '$($k.Kernel)' -I
             @{ Shown = '<xml>'; Name = '<vm>' }
             @{ Shown = 'ampersand'; Name = 'a&b' }
             @{ Shown = 'quote'; Name = "a'b" }
+            @{ Shown = 'double quote'; Name = 'a"b' }
+            @{ Shown = '..'; Name = '..' }
             @{ Shown = '201 bytes'; Name = 'v' * 201 }
         ) {
             $before = Get-GuestLabInventory $lab
@@ -316,6 +318,42 @@ Get-HostBridge brlab0 | New-KvmGuest -Name new-bridged -Kernel '$($k.Kernel)' -I
             $completion.CompletionMatches.CompletionText | Should -Contain 'rhel9.0'
             ($completion.CompletionMatches | Where-Object CompletionText -eq 'rhel9.0').ToolTip | Should -Be 'Red Hat Enterprise Linux 9.0'
             $completion.CompletionMatches.CompletionText | Where-Object { $_ -notlike 'rhel9.*' } | Should -BeNullOrEmpty
+        }
+    }
+
+    # The procedure's guest half. Its host half (Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd)
+    # runs in a RHEL 9 systemd box in Pipeline.Tests.ps1; QEMU guests do not run in a box, because the box's libvirt
+    # would put them in this machine's own v1 cgroup controllers (a box owns only its name=systemd cgroup). So the
+    # guest steps run here, in the lab, on a bridge the lab made, and end with nothing left anywhere.
+    Context 'the procedure''s guest steps in the lab, on a bridge the lab made (the host steps: Pipeline.Tests.ps1, in a systemd box)' {
+        It 'New-KvmGuest on the piped bridge (TCG), Get-KvmGuest shows it there, Stop-KvmGuest, Remove-KvmGuest -DeleteStorage: nothing left' {
+            $bridgeName = 'brproc' + [guid]::NewGuid().ToString('N').Substring(0, 4)
+            $null = Invoke-InGuestLab $lab -Command ip, link, add, $bridgeName, type, bridge
+            $null = Invoke-InGuestLab $lab -Command ip, link, set, $bridgeName, up
+            $before = Get-GuestLabInventory $lab
+            $k = Kernel proc-vm01
+            $run = Invoke-GuestLabPwsh $lab -ModulePath $module -Script @"
+`$guest = Get-HostBridge $bridgeName | New-KvmGuest -Name proc-vm01 -Kernel '$($k.Kernel)' -Initrd '$($k.Initrd)' -KernelArguments '$($k.KernelArguments)' -MemoryBytes 256MB -DiskSizeBytes 16MB -AllowEmulation
+Get-KvmGuest proc-vm01 | ForEach-Object { [pscustomobject]@{ Name = `$_.Name; State = "`$(`$_.State)"; Bridge = `$_.NetworkAdapters[0].Bridge } }
+"@
+            $run.ErrorIds | Should -BeNullOrEmpty
+            $run.Warnings | Should -Match 'TCG' -Because 'the lab has no usable KVM: the guest runs emulated, and says so'
+            ($run.Output[0].Name, $run.Output[0].State, $run.Output[0].Bridge) | Should -Be @('proc-vm01', 'Running', $bridgeName)
+            $during = Get-GuestLabInventory $lab
+            $during.Volumes | Should -Contain 'proc-vm01.qcow2'
+            $during.Processes | Should -Contain 'proc-vm01'
+
+            $null = Wait-LabGuestConsole -Lab $lab -Name proc-vm01 -Pattern '^KVMHOST-GUEST-READY'
+            $stopped = Stop-KvmGuest -Uri $uri proc-vm01 -PassThru
+            $stopped.State | Should -Be 'ShutOff' -Because 'the ACPI power button, and a real wait'
+            $removed = $stopped | Remove-KvmGuest -DeleteStorage -Confirm:$false -PassThru
+            $removed.DeletedVolumes | Should -Be 'default/proc-vm01.qcow2 (/var/lib/libvirt/images/proc-vm01.qcow2)'
+
+            # Nothing left: no definition, no volume, no file, no QEMU process, no pool, no cgroup directory anywhere.
+            Assert-NothingLeft $before 'the procedure ran to its end'
+            $cgroups = Invoke-HarnessProcess find '/sys/fs/cgroup', '-mindepth', '1', '-maxdepth', '12', '-type', 'd', '-name', '*qemu*proc*vm01*' -AllowFailure
+            $cgroups.StdOut.Trim() | Should -BeNullOrEmpty
+            $null = Invoke-InGuestLab $lab -Command ip, link, del, $bridgeName
         }
     }
 
