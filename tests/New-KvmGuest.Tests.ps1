@@ -337,7 +337,7 @@ Get-HostBridge brlab0 | New-KvmGuest -Name new-bridged -Kernel '$($k.Kernel)' -I
 Get-KvmGuest proc-vm01 | ForEach-Object { [pscustomobject]@{ Name = `$_.Name; State = "`$(`$_.State)"; Bridge = `$_.NetworkAdapters[0].Bridge } }
 "@
             $run.ErrorIds | Should -BeNullOrEmpty
-            $run.Warnings | Should -Match 'TCG' -Because 'the lab has no usable KVM: the guest runs emulated, and says so'
+            ($run.Warnings -join "`n") | Should -Match 'TCG' -Because 'the lab has no usable KVM: the guest runs emulated, and says so'
             ($run.Output[0].Name, $run.Output[0].State, $run.Output[0].Bridge) | Should -Be @('proc-vm01', 'Running', $bridgeName)
             $during = Get-GuestLabInventory $lab
             $during.Volumes | Should -Contain 'proc-vm01.qcow2'

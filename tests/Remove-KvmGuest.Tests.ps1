@@ -63,10 +63,12 @@ Describe "Remove-KvmGuest on a real libvirtd and QEMU (TCG)$(if ($noLab) { " (sk
         (Get-GuestLabInventory $lab).Volumes | Should -Contain 'rm-uefi.qcow2' -Because 'without -DeleteStorage the disk stays'
     }
 
-    It 'removes a guest with a snapshot and a managed save, each of which virsh undefine refuses' {
+    It 'removes a guest with a checkpoint and a managed save, each of which virsh undefine refuses' {
         $null = New-Guest rm-saved
         $null = Wait-LabGuestConsole -Lab $lab -Name rm-saved -Pattern '^KVMHOST-GUEST-READY'
-        $null = Invoke-GuestLabVirsh $lab 'snapshot-create-as', 'rm-saved', 'before-change'
+        # A checkpoint as Checkpoint-KvmGuest takes it: a libvirt snapshot, whose metadata undefine's own flag removes.
+        Checkpoint-KvmGuest -Uri $uri rm-saved -CheckpointName before-change
+        (Get-KvmGuestCheckpoint -Uri $uri rm-saved).Name | Should -Be 'before-change'
         Stop-KvmGuest -Uri $uri rm-saved -Save
         (Get-KvmGuest -Uri $uri rm-saved).HasManagedSave | Should -BeTrue
         (Invoke-GuestLabVirsh $lab 'undefine', 'rm-saved' -AllowFailure).ExitCode | Should -Not -Be 0 -Because 'virsh undefine needs --snapshots-metadata and --managed-save'
