@@ -54,8 +54,13 @@ function Start-TestBox {
         Box path -> host file, copied in before boot (mode kept: NetworkManager ignores keyfiles not 0600).
     .PARAMETER Content
         Box path -> text, written in before boot.
+    .PARAMETER Remove
+        Box paths deleted before boot (the machine keeps its files; the box sees none), such as a D-Bus
+        service file that would let a daemon be activated in the box.
     .PARAMETER Mask
         Units to mask before boot, on top of the ones box.sh always masks.
+    .PARAMETER Device
+        Device nodes of the machine's /dev (kvm, net/tun...) bound into the box's /dev.
     .PARAMETER Bind
         Box path -> host directory, bind-mounted read-write. The repository is always bound at its own path.
         The box's /tmp is its own: a host directory under /tmp is visible inside only through -Bind.
@@ -66,8 +71,10 @@ function Start-TestBox {
         [string] $OsRelease,
         [hashtable] $File = @{},
         [hashtable] $Content = @{},
+        [string[]] $Remove = @(),
         [string[]] $Mask = @(),
         [hashtable] $Bind = @{},
+        [string[]] $Device = @(),
         [ValidateRange(1, 3600)] [int] $TimeoutSec = 120
     )
     $arguments = [System.Collections.Generic.List[string]]::new()
@@ -87,7 +94,9 @@ function Start-TestBox {
             $arguments.AddRange([string[]] @('--file', "${source}:$($entry.Key)"))
         }
     }
+    foreach ($path in $Remove) { $arguments.AddRange([string[]] @('--remove', $path)) }
     foreach ($unit in $Mask) { $arguments.AddRange([string[]] @('--mask', $unit)) }
+    foreach ($node in $Device) { $arguments.AddRange([string[]] @('--device', $node)) }
     foreach ($entry in $Bind.GetEnumerator()) {
         $arguments.AddRange([string[]] @('--bind', "$((Resolve-Path -LiteralPath $entry.Value).ProviderPath):$($entry.Key)"))
     }

@@ -2,13 +2,15 @@
 # A throw-away "systemd box" for tests: real systemd as PID 1 in its own pid/mount/net/uts/ipc/cgroup
 # namespaces, over an overlay of / whose writable layer lives on a tmpfs that only the box can see.
 #
-#   box.sh start NAME [--os-release FILE] [--file SRC:DEST]... [--mask UNIT]... [--bind HOSTDIR:BOXDIR]...
+#   box.sh start NAME [--os-release FILE] [--file SRC:DEST]... [--remove PATH]... [--mask UNIT]... [--bind HOSTDIR:BOXDIR]... [--device NODE]...
 #   box.sh exec NAME -- CMD...
 #   box.sh pid NAME
 #   box.sh stop NAME
 #   box.sh stop-all
 #
 # `start` prints the host PID of the box's systemd as its only stdout line; diagnostics go to stderr.
+# --remove deletes a path from the box's overlay before boot (the machine's file stays; the box sees none).
+# --device binds /dev/NODE of the machine into the box's /dev (a NODE the machine lacks is an error).
 # Every mount is made inside the box's private mount namespace, so the kernel drops them all when the box
 # dies; the only host-side traces are the state directory, the `ip netns` name and the box's cgroup
 # directories, and `stop` removes all three.
@@ -95,12 +97,14 @@ box_cgroup_dirs() {
 }
 
 parse_start_args() {
-  OS_RELEASE='' FILES=() MASKS=() BINDS=()
+  OS_RELEASE='' FILES=() REMOVES=() MASKS=() BINDS=() DEVICES=()
   while (($#)); do
     case $1 in
       --os-release) (($# >= 2)) || usage; OS_RELEASE=$2; shift 2 ;;
       --file) (($# >= 2)) || usage; FILES+=("$2"); shift 2 ;;
+      --remove) (($# >= 2)) || usage; REMOVES+=("$2"); shift 2 ;;
       --mask) (($# >= 2)) || usage; MASKS+=("$2"); shift 2 ;;
+      --device) (($# >= 2)) || usage; DEVICES+=("$2"); shift 2 ;;
       --bind) (($# >= 2)) || usage; BINDS+=("$2"); shift 2 ;;
       *) die "start: unknown option '$1'" ;;
     esac
@@ -151,6 +155,9 @@ box_init() {
     mkdir -p -- "$(dirname -- "$root${spec#*:}")"
     cp -- "${spec%%:*}" "$root${spec#*:}"
   done
+  for spec in "${REMOVES[@]}"; do
+    rm -rf -- "${root:?}$spec"   # a whiteout in the upper layer: the machine's file is untouched
+  done
   for unit in "${DEFAULT_MASKS[@]}" "${MASKS[@]}"; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
   done
@@ -172,7 +179,7 @@ box_init() {
 
   mount -t tmpfs -o mode=0755,nosuid kvmhost-box-dev "$root/dev"
   local node
-  for node in null zero full random urandom tty net/tun; do
+  for node in null zero full random urandom tty net/tun "${DEVICES[@]}"; do
     [[ -e /dev/$node ]] || continue
     mkdir -p "$(dirname "$root/dev/$node")"
     touch "$root/dev/$node"
@@ -226,9 +233,18 @@ cmd_start() {
     [[ -f $src ]] || die "start: no such file: $src"
     args+=(--file "$(readlink -f -- "$src"):${spec#*:}")
   done
+  for spec in "${REMOVES[@]}"; do
+    [[ $spec == /?* && /$spec/ != */../* && /$spec/ != */./* ]] || die "start: --remove wants an absolute path without . or .., got '$spec'"
+    args+=(--remove "$spec")
+  done
   for spec in "${MASKS[@]}"; do
     [[ $spec =~ ^[A-Za-z0-9@_.:-]+$ ]] || die "start: bad unit name '$spec'"
     args+=(--mask "$spec")
+  done
+  for spec in "${DEVICES[@]}"; do
+    [[ $spec =~ ^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$ ]] || die "start: bad device name '$spec' (a path under /dev, like kvm or net/tun)"
+    [[ -c /dev/$spec || -b /dev/$spec ]] || die "start: /dev/$spec is not a device node on this machine"
+    args+=(--device "$spec")
   done
   for spec in "${BINDS[@]}"; do
     # The box's overlay gets the mount point, so BOXDIR need not exist on the machine.
