@@ -72,19 +72,26 @@ BeforeAll {
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 $steps = [ordered]@{}
+$clock = [System.Diagnostics.Stopwatch]::StartNew()
+$times = [ordered]@{}
+function Lap([string] $Step) { $times[$Step] = [Math]::Round($clock.Elapsed.TotalSeconds, 1); $clock.Restart() }
 $cgroupsBefore = @(Get-ChildItem /sys/fs/cgroup -Directory -Recurse -ErrorAction Ignore | Where-Object FullName -notmatch '^/sys/fs/cgroup/(systemd|unified)(/|$)' | ForEach-Object FullName)
 try {
     $cpu = Test-KvmCpuSupport
     $packages = @($cpu | Install-KvmPackages -Force)
+    Lap 'packages'
     $libvirt = $packages | Enable-Libvirtd
+    Lap 'libvirt'
     $steps.Cpu = [pscustomobject]@{ Supported = $cpu.Supported; Status = "$($cpu.Status)"; Acceleration = "$($cpu.Acceleration)" }
     $steps.Packages = @($packages | ForEach-Object { [pscustomobject]@{ Name = $_.Name; Status = "$($_.Status)" } })
     $steps.Libvirt = [pscustomobject]@{ Mode = "$($libvirt.Mode)"; Active = $libvirt.Active; Reachable = $libvirt.Reachable; ProbeDetail = $libvirt.ProbeDetail }
 
     $bridge = New-HostBridge -Name br0 -Interface enp1s0 -Confirm:$false -Force
+    Lap 'bridge'
     $steps.Bridge = [pscustomobject]@{ Name = $bridge.Name; Ports = @($bridge.Ports); Addresses = @($bridge.Addresses); Changed = $bridge.Changed }
     $created = $bridge | New-KvmGuest -Name vm01 -Kernel /var/lib/libvirt/boot/tiny-vmlinuz -Initrd /var/lib/libvirt/boot/tiny-initrd.gz `
         -KernelArguments 'console=ttyS0 panic=-1 kvmhost.name=vm01' -MemoryBytes 256MB -DiskSizeBytes 16MB -AllowEmulation -WarningVariable warned -WarningAction SilentlyContinue
+    Lap 'guest'
     $steps.Warnings = @($warned | ForEach-Object Message)
 
     $guest = Get-KvmGuest vm01
@@ -100,14 +107,18 @@ try {
     # The tiny guest powers off on ACPI once its acpid runs, which it says on its console.
     $deadline = [DateTime]::UtcNow.AddSeconds(120)
     while (-not ((Get-KvmGuestConsoleLog vm01) -match '^KVMHOST-GUEST-READY') -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 250 }
+    Lap 'boot'
     $stopped = Stop-KvmGuest vm01 -PassThru
+    Lap 'stop'
     $steps.Stopped = "$($stopped.State)"
     $removed = $stopped | Remove-KvmGuest -DeleteStorage -Force -Confirm:$false -PassThru
     $steps.Removed = [pscustomobject]@{ Removed = $removed.Removed; DeletedVolumes = @($removed.DeletedVolumes) }
     $steps.GuestsAfter = @(Get-KvmGuest | ForEach-Object Name)
+    Lap 'remove'
 } catch {
     $steps.Error = "$($_.FullyQualifiedErrorId): $_"
 }
+$steps.Seconds = [pscustomobject] $times
 Write-Output ('@@PROCEDURE@@' + ([pscustomobject] $steps | ConvertTo-Json -Depth 5 -Compress))
 '@
 }
@@ -175,6 +186,7 @@ Describe "The procedure end to end in one RHEL 9 systemd box: host steps, bridge
         $line = $result.Output | Where-Object { $_.StartsWith('@@PROCEDURE@@') } | Select-Object -Last 1
         $line | Should -Not -BeNullOrEmpty -Because "pwsh in the box exited $($result.ExitCode): $($result.StdErr) $($result.StdOut)"
         $run = $line.Substring(13) | ConvertFrom-Json
+        Write-Host "    seconds per step: $(($run.Seconds.PSObject.Properties | ForEach-Object { "$($_.Name) $($_.Value)" }) -join ', ')"
         $run.PSObject.Properties['Error'] | Should -BeNullOrEmpty -Because "every step runs to its end ($(if ($run.PSObject.Properties['Error']) { $run.Error }))"
 
         # Host steps: the box is dressed as RHEL 9; its CPU verdict is this machine's (PVM) or 'no /dev/kvm'.

@@ -140,6 +140,9 @@ box_init() {
 
   # Files before boot, so the box comes up as the release the test wants.
   echo "$name" >"$root/etc/hostname"
+  # Resolvable as on an installed host: libvirt looks its host name up (getaddrinfo) for many calls, and
+  # the box's network has no DNS server, so every lookup would wait 10 s for the resolver to give up.
+  printf '127.0.1.1\t%s\n' "$name" >>"$root/etc/hosts"
   # Its own machine id: NetworkManager's DHCP client ids and libvirt's host UUID derive from it, and
   # two boxes (or a box and the host) should not look like one machine.
   local id
