@@ -321,10 +321,10 @@ Get-HostBridge brlab0 | New-KvmGuest -Name new-bridged -Kernel '$($k.Kernel)' -I
         }
     }
 
-    # The procedure's guest half. Its host half (Test-KvmCpuSupport | Install-KvmPackages -Force | Enable-Libvirtd)
-    # runs in a RHEL 9 systemd box in Pipeline.Tests.ps1; QEMU guests do not run in a box, because the box's libvirt
-    # would put them in this machine's own v1 cgroup controllers (a box owns only its name=systemd cgroup). So the
-    # guest steps run here, in the lab, on a bridge the lab made, and end with nothing left anywhere.
+    # The procedure's guest steps in the lab, on a bridge the lab made (Get-HostBridge, no NetworkManager here). The
+    # whole procedure, host steps and New-HostBridge on a real NetworkManager included, runs in one RHEL 9 systemd box
+    # in Procedure.Tests.ps1 (a box without systemd-machined and with cgroup_controllers = [ ], so its guests stay out
+    # of this machine's cgroups).
     Context 'the procedure''s guest steps in the lab, on a bridge the lab made (the host steps: Pipeline.Tests.ps1, in a systemd box)' {
         It 'New-KvmGuest on the piped bridge (TCG), Get-KvmGuest shows it there, Stop-KvmGuest, Remove-KvmGuest -DeleteStorage: nothing left' {
             $bridgeName = 'brproc' + [guid]::NewGuid().ToString('N').Substring(0, 4)

@@ -193,6 +193,38 @@ Describe "a systemd box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -T
     }
 }
 
+Describe "a box's removed files, devices and host name$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
+    BeforeAll {
+        $name = New-BoxName
+        # A file every Debian machine has, so the test proves the removal and not a missing package.
+        $removed = '/etc/debian_version'
+        $device = if (Test-Path /dev/kvm) { 'kvm' } else { 'net/tun' }
+        $box = Start-TestBox -Name $name -Remove $removed -Device $device
+    }
+    AfterAll { Stop-TestBox -Name $name }
+
+    It 'hides a -Remove path in the box and leaves the machine''s file alone' {
+        Test-Path $removed | Should -BeTrue
+        (Invoke-TestBox -Name $name -Command test, -e, $removed -AllowFailure).ExitCode | Should -Be 1
+    }
+
+    It 'binds a -Device node of the machine into the box''s /dev' {
+        Test-Path "/dev/$device" | Should -BeTrue -Because 'the test picks a node this machine has'
+        (Invoke-TestBox -Name $name -Command stat, -c, '%t:%T', "/dev/$device").StdOut.Trim() | Should -Be (& stat -c '%t:%T' "/dev/$device")
+    }
+
+    It 'resolves its own host name without DNS (libvirt looks it up at every call)' {
+        (Invoke-TestBox -Name $name -Command getent, hosts, $name).StdOut | Should -Match "^127\.0\.1\.1\s+$([regex]::Escape($name))"
+    }
+
+    It 'refuses a -Remove path with .. and a -Device the machine lacks, starting nothing' {
+        $other = New-BoxName
+        { Start-TestBox -Name $other -Remove '/etc/../etc/passwd' } | Should -Throw '*--remove wants an absolute path*'
+        { Start-TestBox -Name $other -Device 'no-such-device' } | Should -Throw '*/dev/no-such-device is not a device node*'
+        Test-Path "/run/kvmhost-test-boxes/$other" | Should -BeFalse
+    }
+}
+
 Describe "stopping a box$(if ($script:noBox) { " (skipped: $script:noBox)" })" -Tag Harness -Skip:([bool] $script:noBox) {
     BeforeAll { $name = New-BoxName }
     AfterAll { Stop-TestBox -Name $name }
