@@ -155,6 +155,8 @@ Describe "The procedure end to end in one RHEL 9 systemd box: host steps, bridge
             -Device $Device -Bind @{ '/srv/kvmhost-stub' = $repo }
         # A fresh RHEL 9 host: no libvirt daemon enabled or running yet (the overlay brings Debian's enabled libvirtd).
         $null = Invoke-TestBox -Name $boxName -Command (@('systemctl', 'disable', '--now', '--', 'libvirtd.service', 'libvirtd.socket', 'libvirtd-ro.socket', 'libvirtd-admin.socket'))
+        # RHEL 9 runs NetworkManager from the start; a machine whose package left it disabled would not.
+        $null = Invoke-TestBox -Name $boxName -Command systemctl, start, NetworkManager.service
 
         # The NIC: a veth pair made inside the gateway namespace with its other end created in the box's namespace.
         $null = Invoke-HarnessProcess ip netns, add, $peer
