@@ -215,6 +215,8 @@ public sealed class GuestDefinitionTests : IDisposable
         Assert.Contains(plan.Warnings, w => w.Contains("TCG", StringComparison.Ordinal));
         Assert.Equal(["--connect", WorldUri, "--name", "vm01", "--uuid", plan.Uuid.ToString()], plan.Arguments.Take(6));
         Assert.StartsWith("virt-install --connect ", plan.CommandLine);
+        Assert.Empty(plan.Blockers); // libvirt answered: it checked the name, the network and the pool itself
+        Assert.Empty(plan.Unchecked);
     }
 
     [Fact]
