@@ -190,7 +190,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
         string text = xml is not null
             ? $"{what}{nl}Domain XML (virt-install --print-xml --dry-run):{nl}{xml}"
             : $"{what}{nl}{string.Join(nl, preview.Notes)}"
-              + (preview.Blockers.Length > 0 ? $"{nl}A real run would stop now: {string.Join(" ", preview.Blockers)}" : string.Empty);
+              + (preview.Blockers.Length > 0 ? $"{nl}A real run would stop now:{nl}{string.Join(nl, preview.Blockers)}" : string.Empty);
         ShouldProcess(text, null, null);
         WriteObject(preview);
     }
