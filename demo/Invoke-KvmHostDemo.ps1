@@ -7,8 +7,8 @@
     so Enable-Libvirtd and Set-IpForwarding really change the image (systemctl --root, the sysctl drop-in)
     while nothing runtime is touched. Installing packages into it would need a RHEL repository and root,
     so that step runs with -WhatIf and shows the one dnf transaction it would start. The bridge then pipes
-    into New-KvmGuest -WhatIf, which needs a running libvirtd and the live bridge: where they are missing (an
-    image runs neither) the step says so and the tour goes on. Test-KvmHost then
+    into New-KvmGuest -WhatIf, which shows the virt-install command it would run; what a real run needs first
+    (a libvirtd answering, the bridge on the running host) it lists as blockers. Test-KvmHost then
     judges the image on what an image holds (its runtime checks are NotApplicable) and this machine. Run by
     ./build.ps1 -Task Demo after a build; runs without root.
 #>
@@ -83,16 +83,16 @@ method=auto`
         # The bridge's Name binds to -Uplink by property name.
         $bridge | Set-IpForwarding -AddressFamily Both -Root $image
     }
-    # The guest step. New-KvmGuest checks against the host's running libvirtd (its networks, pools, guests, the
-    # hypervisor's capabilities) and the live bridge, and -WhatIf asks virt-install for the domain XML with
-    # --print-xml --dry-run, which needs that daemon too. An image runs neither, so on most machines this step says
-    # what it needs; on a host with a libvirtd and a br0 it prints the virt-install command and the XML. Either
-    # way nothing changes: -WhatIf, and virt-install's log goes into the image.
+    # The guest step, previewed as a fresh host previews it: no libvirtd answers yet (an image runs none) and br0 is
+    # only in the image. New-KvmGuest -WhatIf checks what this machine can tell, prints the exact virt-install command
+    # and returns its preview, whose Blockers say what a real run would stop on and whose Notes say what only the
+    # daemon can tell (the domain XML among them). On a host whose libvirtd answers, the XML is printed too. Either
+    # way nothing changes: -WhatIf, and virt-install's log (if it runs for the XML) goes into the image.
     $kernel = "$image/boot/vmlinuz"
     $null = New-Item -ItemType Directory -Path (Split-Path $kernel) -Force
     [IO.File]::WriteAllText($kernel, 'a placeholder: -WhatIf never boots it')
     Write-Host ''
-    Write-Host 'New-KvmGuest needs a running libvirtd (qemu:///system, started by Enable-Libvirtd on a real host) and the live bridge: the image has neither running.' -ForegroundColor DarkGray
+    Write-Host 'No libvirtd answers here and br0 is only in the image: the preview shows the virt-install command and lists both as blockers.' -ForegroundColor DarkGray
     $savedCache = $env:XDG_CACHE_HOME
     $env:XDG_CACHE_HOME = "$image/cache"
     try {

@@ -34,6 +34,129 @@ BeforeAll {
     }
 }
 
+# A fresh host previews the whole procedure before any daemon runs: `... | Enable-Libvirtd -WhatIf`, then
+# `New-HostBridge -WhatIf | New-KvmGuest -WhatIf`. No lab and no root: libvirt is asked at a socket that does not exist.
+Describe 'New-KvmGuest -WhatIf where no libvirtd answers (a socket that does not exist)' {
+    BeforeAll {
+        $scratch = Join-Path ([IO.Path]::GetTempPath()) "kvmhost-preview-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $null = New-Item -ItemType Directory -Path "$scratch/media", "$scratch/cache"
+        $kernel = "$scratch/media/vmlinuz"
+        [IO.File]::WriteAllText($kernel, 'a placeholder: a preview never boots it')
+        $uri = "qemu+unix:///system?socket=$scratch/run/none"
+        $name = 'pv' + [guid]::NewGuid().ToString('N').Substring(0, 6)
+        # virt-install would log to $XDG_CACHE_HOME/virt-manager: if anything ran it, the folder would show it.
+        $savedCache = $env:XDG_CACHE_HOME
+        $env:XDG_CACHE_HOME = "$scratch/cache"
+        $noOsInfo = if (-not (Test-Path /usr/share/osinfo/os)) { 'no osinfo-db on this machine (Debian package osinfo-db, brought by virtinst)' }
+        $cpu = Test-KvmCpuSupport
+        $virtType = if ($cpu.Acceleration -eq 'Kvm') { 'kvm' } else { 'qemu' }
+        $preview = @{ Uri = $uri; Name = $name; Kernel = $kernel; MemoryBytes = 256MB; DiskSizeBytes = 16MB; Network = 'none'; AllowEmulation = $true; WarningAction = 'SilentlyContinue' }
+
+        function Get-Refusal([scriptblock] $Command) {
+            try { & $Command; $null } catch { $_ }
+        }
+        function Assert-NothingMade {
+            @(Get-ChildItem -LiteralPath "$scratch/media" -Force | ForEach-Object FullName) | Should -Be @($kernel) -Because 'no disk, ISO or pool folder appeared next to the kernel'
+            Test-Path "$scratch/run" | Should -BeFalse -Because 'nothing made the socket''s folder'
+            Test-Path "$scratch/cache/virt-manager" | Should -BeFalse -Because 'virt-install never ran (it would have logged there)'
+            Test-Path "/var/lib/libvirt/images/$name.qcow2" | Should -BeFalse
+            Test-Path "/var/log/libvirt/qemu/$name-serial.log" | Should -BeFalse
+            @(Get-Process -ErrorAction Ignore | Where-Object { $_.CommandLine -match [regex]::Escape($name) }) | Should -BeNullOrEmpty -Because 'no virt-install or QEMU is left running'
+        }
+    }
+    AfterAll {
+        $env:XDG_CACHE_HOME = $savedCache
+        Remove-Item -LiteralPath $scratch -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'returns the exact virt-install argument list, the blocker and what only libvirt knows, and makes nothing' {
+        if ($noOsInfo) { Set-ItResult -Skipped -Because $noOsInfo; return }
+        $result = New-KvmGuest @preview -WhatIf
+        $result | Should -BeOfType ([KvmHost.Core.Guests.KvmGuestPreview])
+        ($result.WhatIf, $result.Changed, $result.LibvirtReachable, $result.DomainXml) | Should -Be @($true, $false, $false, $null)
+        $uuid = $result.Arguments[5]
+        [guid]::Parse($uuid) | Should -Not -Be ([guid]::Empty)
+        $osVariant = $result.OsVariant
+        $osVariant | Should -Match '^linux20\d\d$' -Because 'without -OsVariant a kernel boot gets the newest generic Linux of this host''s osinfo-db'
+        $result.Arguments | Should -Be @(
+            '--connect', $uri, '--name', $name, '--uuid', $uuid, '--memory', '256', '--vcpus', '1', '--os-variant', $osVariant,
+            '--virt-type', $virtType, '--import', '--boot', "kernel=`"$kernel`"", '--disk', 'size=0.015625,format=qcow2', '--network', 'none',
+            '--graphics', 'none', '--serial', "pty,log.file=`"/var/log/libvirt/qemu/$name-serial.log`",log.append=on", '--noautoconsole')
+        $result.VirtType | Should -Be $virtType -Because "Test-KvmCpuSupport says $($cpu.Acceleration) here"
+        $result.Blockers | Should -HaveCount 1
+        $result.Blockers[0] | Should -Match "^libvirt does not answer at $([regex]::Escape($uri)): .*A real run stops there with LibvirtNotReachable, before anything is made\."
+        $result.Notes[0] | Should -Match '^No domain XML: virt-install --print-xml --dry-run opens libvirt'
+        $result.Notes | Should -Contain "Not checked without libvirt: whether a guest named '$name' exists already (a real run refuses it with GuestExists)."
+        @($result.Notes -match '^Not checked without libvirt: the storage pool .default.') | Should -HaveCount 1
+        @($result.Notes -match 'network') | Should -BeNullOrEmpty -Because '-Network none needs no libvirt network'
+        $result.PlannedChanges[0] | Should -Be "Allocate a new 16 MiB qcow2 volume in storage pool 'default' (virt-install names it $name.qcow2)"
+        $result.PlannedChanges[1] | Should -BeLike "Define guest '$name' (UUID $uuid, $virtType) on $uri`: virt-install --connect *"
+        $result.PlannedChanges[1].EndsWith($result.CommandLine) | Should -BeTrue
+        Assert-NothingMade
+    }
+
+    It 'prints "What if:" with the command, the missing XML and the blocker' {
+        if ($noOsInfo) { Set-ItResult -Skipped -Because $noOsInfo; return }
+        $text = Get-KvmHostWhatIfText "`$env:XDG_CACHE_HOME = '$scratch/cache'; `$null = New-KvmGuest -Uri '$uri' -Name $name -Kernel '$kernel' -MemoryBytes 256MB -Network none -AllowEmulation -WhatIf -WarningAction SilentlyContinue"
+        $text | Should -Match ([regex]::Escape("What if: Create guest '$name' on $uri with: virt-install --connect '$uri' --name $name --uuid "))
+        $text | Should -Match "--virt-type $virtType --import --boot 'kernel=`"[^`"]+/vmlinuz`"' --disk none --network none --graphics none"
+        $text | Should -Match 'No domain XML: virt-install --print-xml --dry-run opens libvirt even for a dry run, and libvirt does not answer\.'
+        $text | Should -Match 'A real run would stop now: libvirt does not answer at '
+        Assert-NothingMade
+    }
+
+    It 'still fails a real run with LibvirtNotReachable, making nothing' {
+        $failure = Get-Refusal { New-KvmGuest -Uri $uri -Name $name -Kernel $kernel -MemoryBytes 256MB -Network none -AllowEmulation -Confirm:$false }
+        $failure.FullyQualifiedErrorId | Should -Be 'LibvirtNotReachable,KvmHost.Commands.NewKvmGuestCommand'
+        Assert-NothingMade
+    }
+
+    It 'refuses <Case> under -WhatIf with <Id>, without the daemon' -ForEach @(
+        @{ Case = 'a hostile name'; Id = 'GuestNameInvalid'; Arguments = @{ Name = '../escape' } }
+        @{ Case = 'memory 0'; Id = 'GuestMemoryInvalid'; Arguments = @{ MemoryBytes = 0 } }
+        @{ Case = 'more memory than this host has'; Id = 'GuestMemoryInvalid'; Arguments = @{ MemoryBytes = 64TB } }
+        @{ Case = 'a disk of 5 bytes'; Id = 'GuestDiskSizeInvalid'; Arguments = @{ DiskSizeBytes = 5 } }
+        @{ Case = 'a kernel that does not exist'; Id = 'GuestMediaNotFound'; Arguments = @{ Kernel = '/nonexistent/vmlinuz' } }
+        @{ Case = 'an unknown OS variant'; Id = 'GuestOsVariantUnknown'; Arguments = @{ OsVariant = 'rhel99.9' } }
+        @{ Case = 'a bridge that does not exist'; Id = 'GuestBridgeNotFound'; Arguments = @{ Network = $null; Bridge = 'brnowhere0' } }
+        @{ Case = 'a bridge and a network at once'; Id = 'GuestParametersConflict'; Arguments = @{ Bridge = 'br0'; Network = 'default' } }
+        @{ Case = 'a description with a control character'; Id = 'GuestDescriptionInvalid'; Arguments = @{ Description = "bell`a" } }
+        @{ Case = 'a URI with a line break'; Id = 'LibvirtUriInvalid'; Arguments = @{ Uri = "qemu:///system`n" } }
+    ) {
+        if ($noOsInfo -and $Id -eq 'GuestOsVariantUnknown') { Set-ItResult -Skipped -Because $noOsInfo; return }
+        $parameters = $preview.Clone()
+        foreach ($entry in $Arguments.GetEnumerator()) {
+            if ($null -eq $entry.Value) { $parameters.Remove($entry.Key) } else { $parameters[$entry.Key] = $entry.Value }
+        }
+        $failure = Get-Refusal { New-KvmGuest @parameters -WhatIf }
+        $failure.FullyQualifiedErrorId | Should -Be "$Id,KvmHost.Commands.NewKvmGuestCommand"
+        $failure.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        Assert-NothingMade
+    }
+
+    It 'takes the bridge New-HostBridge -WhatIf previews: a blocker of the preview, never the guest''s name' {
+        if ($noOsInfo) { Set-ItResult -Skipped -Because $noOsInfo; return }
+        $bridgeName = 'brpv' + [guid]::NewGuid().ToString('N').Substring(0, 6)
+        $nic = "[connection]`nid=enp1s0`nuuid=9342d47a-1bab-5709-9869-c840b2eac501`ntype=ethernet`ninterface-name=enp1s0`n`n[ipv4]`naddress1=192.0.2.10/24`nmethod=manual`n"
+        $root = New-ScratchRoot -Fixtures @{ 'etc/os-release' = 'os-release/rhel-9.6.os-release' } `
+            -Files @{ 'etc/NetworkManager/system-connections/enp1s0.nmconnection' = $nic } -Directories 'run/lock'
+        try {
+            [IO.File]::SetUnixFileMode((Join-Path $root 'etc/NetworkManager/system-connections/enp1s0.nmconnection'), 'UserRead, UserWrite')
+            $parameters = $preview.Clone()
+            $parameters.Remove('Network')
+            $result = New-HostBridge $bridgeName -Interface enp1s0 -Root $root -WhatIf | New-KvmGuest @parameters -WhatIf
+            $result.Name | Should -Be $name -Because 'the bridge''s own Name never binds to -Name'
+            $result.Arguments | Should -Contain "bridge=`"$bridgeName`""
+            $result.Blockers | Should -HaveCount 2
+            $result.Blockers[1] | Should -Be ("There is no bridge '$bridgeName' on this host yet: the piped bridge is in $root, not in this host's running system. " +
+                'A real run is refused with GuestBridgeNotFound until it is there.')
+            # Typed by name, the same missing bridge is bad input, preview or not.
+            (Get-Refusal { New-KvmGuest @parameters -Bridge $bridgeName -WhatIf }).FullyQualifiedErrorId | Should -Be 'GuestBridgeNotFound,KvmHost.Commands.NewKvmGuestCommand'
+        } finally { Remove-ScratchRoot $root }
+        Assert-NothingMade
+    }
+}
+
 Describe "New-KvmGuest on real virt-install, libvirtd and QEMU (TCG)$(if ($noLab) { " (skipped: $noLab)" })" -Tag 'Root', 'GuestLab' -Skip:([bool] $noLab) {
     BeforeAll {
         $lab = Start-GuestLab

@@ -7,7 +7,9 @@ namespace KvmHost;
 /// Lets New-KvmGuest's -Bridge take a bridge as New-HostBridge and Get-HostBridge return it (live, or deserialized
 /// from remoting), or a bridge's name. The bridge object binds to -Bridge from the pipeline by value, so its own Name
 /// property is never offered to -Name: <c>New-HostBridge br0 -Interface enp1s0 | New-KvmGuest -Name vm01</c> puts vm01
-/// on br0. Anything else (a guest, a number) becomes a value no name can be made of, and binding fails.
+/// on br0. A bridge object becomes a <see cref="BridgeArgument"/> that also says where the bridge is when it is not live
+/// here (an image, a -WhatIf preview). Anything else (a guest, a number) becomes a value no name can be made of, and
+/// binding fails.
 /// </summary>
 [AttributeUsage(AttributeTargets.Property | AttributeTargets.Field)]
 public sealed class BridgeNameTransformationAttribute : ArgumentTransformationAttribute
@@ -21,12 +23,15 @@ public sealed class BridgeNameTransformationAttribute : ArgumentTransformationAt
         {
             case string:
                 return inputData;
+            case BridgeArgument:
+                return value;
             case HostBridge bridge:
-                return bridge.Name;
+                return BridgeArgument.FromBridge(bridge);
         }
         if (inputData is PSObject deserialized && deserialized.TypeNames.Any(t => t.StartsWith(DeserializedBridge, StringComparison.Ordinal))
             && deserialized.Properties["Name"]?.Value is string name)
-            return name;
+            return BridgeArgument.FromBridge(name, deserialized.Properties["Root"]?.Value as string,
+                LanguagePrimitives.IsTrue(deserialized.Properties["Active"]?.Value), LanguagePrimitives.IsTrue(deserialized.Properties["WhatIf"]?.Value));
         return new NotABridgeName(value);
     }
 

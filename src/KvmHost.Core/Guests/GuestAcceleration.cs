@@ -59,7 +59,8 @@ public sealed record AccelerationChoice(string VirtType, bool Emulated, string? 
 /// </summary>
 internal static class GuestAcceleration
 {
-    public static AccelerationChoice Decide(string guest, string uri, KvmCpuSupport? localVerdict, HypervisorCapabilities capabilities, bool allowEmulation)
+    /// <param name="capabilities">The target libvirt's; null when it did not answer (a preview): the verdict alone decides, and a remote host is assumed able.</param>
+    public static AccelerationChoice Decide(string guest, string uri, KvmCpuSupport? localVerdict, HypervisorCapabilities? capabilities, bool allowEmulation)
     {
         string? why;
         string? hint = null;
@@ -68,13 +69,17 @@ internal static class GuestAcceleration
             why = localVerdict.Acceleration == KvmAcceleration.Kvm ? null : $"Test-KvmCpuSupport says {localVerdict.Status}: {localVerdict.Reason.TrimEnd('.')}";
             hint = localVerdict.Hint?.TrimEnd('.');
         }
+        else if (capabilities is null)
+        {
+            why = null;
+        }
         else
         {
             bool x86 = capabilities.HostArchitecture is "x86_64" or "i686";
             bool hardware = !x86 || capabilities.HostCpuFeatures.Contains("vmx") || capabilities.HostCpuFeatures.Contains("svm");
             why = hardware ? null : $"the CPU of the host behind {uri} has neither vmx nor svm (a PVM kernel or a VM without nested virtualization)";
         }
-        if (why is null && !capabilities.OffersKvm)
+        if (why is null && capabilities is { OffersKvm: false })
             why = $"libvirt at {uri} offers no KVM guests (it cannot use /dev/kvm; its domain types: {string.Join(", ", capabilities.DomainTypes.Order())})";
         if (why is null) return new AccelerationChoice("kvm", false, null);
 

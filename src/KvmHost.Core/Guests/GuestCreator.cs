@@ -26,6 +26,15 @@ public sealed record GuestCreationPlan
     /// <summary>What the admin should know before the run (TCG, more vCPUs than host CPUs).</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>Why a real run would stop now (libvirt does not answer; a piped bridge that is not on this host yet). Only a preview plans past these.</summary>
+    public IReadOnlyList<string> Blockers { get; init; } = [];
+
+    /// <summary>What the plan could not check because libvirt did not answer: a real run checks each before anything is made.</summary>
+    public IReadOnlyList<string> Unchecked { get; init; } = [];
+
+    /// <summary>The steps of a real run in words, in order (PlannedChanges of a preview).</summary>
+    public IReadOnlyList<string> Steps { get; init; } = [];
+
     /// <summary>The command as it would be typed into a shell.</summary>
     public string CommandLine => new CommandRequest(VirtInstallCommand.Program, Arguments).CommandLine;
 }
@@ -50,7 +59,9 @@ public sealed class GuestCreator
     private const string DetectOsVariant = "detect=on,require=on";
     private const int MaxProcessors = 4096;
 
-    private readonly LibvirtConnection _connection;
+    private readonly LibvirtConnection? _connection;
+    private readonly string _uri;
+    private readonly KvmHostException? _unreachable;
     private readonly ICommandRunner _runner;
     private readonly HostSystem _localHost;
     private readonly HostRoot _localRoot;
@@ -60,56 +71,160 @@ public sealed class GuestCreator
     /// <param name="localHost">This machine (its files, its osinfo-db and its CPU); a scratch root in tests.</param>
     /// <param name="local">Whether libvirt runs on this machine, so paths and bridges can be checked here; default: from the URI.</param>
     public GuestCreator(LibvirtConnection connection, ICommandRunner runner, HostSystem localHost, bool? local = null, Action<string>? log = null)
+        : this(connection, connection.Uri, null, runner, localHost, local, log)
+    {
+    }
+
+    private GuestCreator(LibvirtConnection? connection, string uri, KvmHostException? unreachable, ICommandRunner runner, HostSystem localHost, bool? local, Action<string>? log)
     {
         _connection = connection;
+        _uri = uri;
+        _unreachable = unreachable;
         _runner = runner;
         _localHost = localHost;
         _localRoot = localHost.Root;
-        _local = local ?? LibvirtUri.IsLocal(connection.Uri);
+        _local = local ?? LibvirtUri.IsLocal(uri);
         _log = log;
     }
 
+    /// <summary>
+    /// A creator for a preview where libvirt does not answer yet (a fresh host whose daemon Enable-Libvirtd has only
+    /// previewed): <see cref="Plan"/> checks what this machine can tell (the request, its files, osinfo-db, memory and
+    /// CPU, the bridge), names what only libvirt could tell in <see cref="GuestCreationPlan.Unchecked"/> and the
+    /// reason in <see cref="GuestCreationPlan.Blockers"/>. It can neither preview the XML nor create.
+    /// </summary>
+    public static GuestCreator WithoutLibvirt(string uri, KvmHostException unreachable, ICommandRunner runner, HostSystem localHost, bool? local = null, Action<string>? log = null)
+    {
+        if (!CanPlanWithout(unreachable))
+            throw new ArgumentException($"{unreachable.ErrorId} is not a reason to plan without libvirt.", nameof(unreachable));
+        return new GuestCreator(null, uri, unreachable, runner, localHost, local, log);
+    }
+
+    /// <summary>The connection failures a preview plans past: no daemon answering, no client library yet, no access. A bad URI is not one.</summary>
+    public static bool CanPlanWithout(KvmHostException failure) =>
+        failure.ErrorId is ErrorIds.LibvirtNotReachable or ErrorIds.LibvirtNotInstalled or ErrorIds.LibvirtAccessDenied;
+
+    private LibvirtConnection Connection => _connection ?? throw new InvalidOperationException("This creator plans without libvirt; it cannot preview or create.");
+
     // ---- checking ------------------------------------------------------------------------------------------------
 
-    /// <summary>Checks everything it can before anything is created; throws the first problem with its own id.</summary>
-    public GuestCreationPlan Plan(NewGuestRequest request, OsInfoDatabase? osInfo = null)
+    /// <summary>
+    /// Checks everything it can before anything is created; throws the first problem with its own id. Without libvirt
+    /// (<see cref="WithoutLibvirt"/>) what only libvirt knows is listed as unchecked instead.
+    /// </summary>
+    /// <param name="bridgeElsewhere">
+    /// For a preview only: where the piped bridge is when it is not on this host's running system yet (New-HostBridge
+    /// -WhatIf previewed it; it is in an image). A bridge missing here is then a blocker, not GuestBridgeNotFound.
+    /// </param>
+    public GuestCreationPlan Plan(NewGuestRequest request, OsInfoDatabase? osInfo = null, string? bridgeElsewhere = null)
     {
         var warnings = new List<string>();
+        var blockers = new List<string>();
+        var notChecked = new List<string>();
+        if (_unreachable is not null)
+            blockers.Add($"{_unreachable.Message.TrimEnd('.')}. A real run stops there with {_unreachable.ErrorId}, before anything is made. {_unreachable.Hint}".TrimEnd());
         CheckArguments(request);
         string osVariant = ResolveOsVariant(request, osInfo ?? OsInfoDatabase.Load(_localRoot));
 
         // What the target libvirt knows: the name, the host's size, networks, pools; then the bridge and KVM.
-        using (var existing = _connection.TryLookupByName(request.Name))
-            if (existing is not null)
-                throw new KvmHostException(ErrorIds.GuestExists, FailureKind.ResourceBusy,
-                    $"A guest named '{request.Name}' already exists on {_connection.Uri}; nothing was changed.", request.Name,
-                    "Choose another -Name, or remove the old guest first (Remove-KvmGuest).");
-        var (hostMemory, hostCpus) = _connection.GetNodeInfo();
+        if (_connection is not null)
+        {
+            using (var existing = _connection.TryLookupByName(request.Name))
+                if (existing is not null)
+                    throw new KvmHostException(ErrorIds.GuestExists, FailureKind.ResourceBusy,
+                        $"A guest named '{request.Name}' already exists on {_uri}; nothing was changed.", request.Name,
+                        "Choose another -Name, or remove the old guest first (Remove-KvmGuest).");
+        }
+        else
+        {
+            notChecked.Add($"whether a guest named '{request.Name}' exists already (a real run refuses it with GuestExists).");
+        }
+        KvmCpuSupport? verdict = _local ? KvmCpuProbe.Probe(_localHost) : null;
+        var (hostMemory, hostCpus) = _connection is not null ? _connection.GetNodeInfo() : LocalNodeInfo(verdict);
+        if (hostMemory is null) notChecked.Add($"-MemoryBytes against the memory of the host behind {_uri}.");
         if (request.MemoryBytes > hostMemory)
             throw new KvmHostException(ErrorIds.GuestMemoryInvalid, FailureKind.InvalidArgument,
-                $"-MemoryBytes {Mib(request.MemoryBytes)} MiB is more than the host has ({Mib(hostMemory)} MiB); nothing was created.",
+                $"-MemoryBytes {Mib(request.MemoryBytes)} MiB is more than the host has ({Mib(hostMemory.Value)} MiB); nothing was created.",
                 request.MemoryBytes, "Give the guest less memory than the host has, leaving some for the host itself.");
         if (request.ProcessorCount > hostCpus)
             warnings.Add($"Guest '{request.Name}' gets {request.ProcessorCount} vCPUs, more than the {hostCpus} logical CPUs of its host: they will compete for them.");
-        CheckNetwork(request);
-        CheckPool(request);
-        CheckBridge(request);
+        if (_connection is not null)
+        {
+            CheckNetwork(request);
+            CheckPool(request);
+        }
+        else
+        {
+            if (request.Bridge is null && request.Network != NewGuestRequest.NoNetwork)
+                notChecked.Add($"the libvirt network '{request.Network ?? NewGuestRequest.DefaultNetwork}' (a real run refuses a missing or stopped one with GuestNetworkUnavailable).");
+            if (request.NewDiskBytes is not null)
+                notChecked.Add(request.StoragePool is null
+                    ? $"the storage pool '{DefaultPool}' for the new disk (virt-install makes it at /var/lib/libvirt/images when it is missing)."
+                    : $"the storage pool '{request.StoragePool}' for the new disk (a real run refuses a missing or stopped one with StoragePoolUnavailable).");
+        }
+        CheckBridge(request, bridgeElsewhere, blockers);
 
-        KvmCpuSupport? verdict = _local ? KvmCpuProbe.Probe(_localHost) : null;
-        var capabilities = HypervisorCapabilities.Parse(_connection.GetCapabilities());
-        if (!_local && capabilities.HostCpuXml is { } cpu && _connection.ExpandCpuFeatures(cpu) is { } expanded)
-            capabilities = capabilities with { HostCpuFeatures = expanded.Union(capabilities.HostCpuFeatures).ToHashSet(StringComparer.Ordinal) };
-        var acceleration = GuestAcceleration.Decide(request.Name, _connection.Uri, verdict, capabilities, request.AllowEmulation);
+        HypervisorCapabilities? capabilities = null;
+        if (_connection is not null)
+        {
+            capabilities = HypervisorCapabilities.Parse(_connection.GetCapabilities());
+            if (!_local && capabilities.HostCpuXml is { } cpu && _connection.ExpandCpuFeatures(cpu) is { } expanded)
+                capabilities = capabilities with { HostCpuFeatures = expanded.Union(capabilities.HostCpuFeatures).ToHashSet(StringComparer.Ordinal) };
+        }
+        else
+        {
+            notChecked.Add(verdict is null
+                ? $"whether the host behind {_uri} can run KVM guests: the command assumes it can (--virt-type kvm); a real run asks libvirt and refuses or emulates as it would here."
+                : $"whether libvirt at {_uri} offers KVM guests (its capabilities): the command follows Test-KvmCpuSupport's verdict for this machine.");
+        }
+        var acceleration = GuestAcceleration.Decide(request.Name, _uri, verdict, capabilities, request.AllowEmulation);
         if (acceleration.Warning is not null) warnings.Add(acceleration.Warning);
 
         var uuid = Guid.NewGuid();
-        var arguments = VirtInstallCommand.Arguments(request, _connection.Uri, osVariant, acceleration.VirtType, preview: false).ToList();
+        var arguments = VirtInstallCommand.Arguments(request, _uri, osVariant, acceleration.VirtType, preview: false).ToList();
         arguments.InsertRange(4, ["--uuid", uuid.ToString()]);
-        return new GuestCreationPlan
+        var plan = new GuestCreationPlan
         {
-            Request = request, OsVariant = osVariant, Acceleration = acceleration, Uuid = uuid, Uri = _connection.Uri,
-            Arguments = arguments, Warnings = warnings,
+            Request = request, OsVariant = osVariant, Acceleration = acceleration, Uuid = uuid, Uri = _uri,
+            Arguments = arguments, Warnings = warnings, Blockers = blockers, Unchecked = notChecked,
         };
+        return plan with { Steps = StepsOf(plan) };
+    }
+
+    /// <summary>This machine's memory (/proc/meminfo, what libvirt's node info reports for it) and logical CPUs; null where unknown or remote.</summary>
+    private (long? MemoryBytes, int? Cpus) LocalNodeInfo(KvmCpuSupport? verdict)
+    {
+        if (!_local) return (null, null);
+        long? memory = null;
+        foreach (string line in (_localRoot.TryReadText("/proc/meminfo", 1 << 20) ?? string.Empty).Split('\n'))
+        {
+            string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts is ["MemTotal:", var kib, "kB"] && long.TryParse(kib, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long value))
+                memory = value * 1024;
+        }
+        return (memory, verdict?.LogicalProcessorCount is > 0 and var cpus ? cpus : null);
+    }
+
+    /// <summary>What a real run does, step by step, for a preview's PlannedChanges.</summary>
+    private static IReadOnlyList<string> StepsOf(GuestCreationPlan plan)
+    {
+        var r = plan.Request;
+        var steps = new List<string>();
+        if (r.NewDiskBytes is { } size)
+            steps.Add($"Allocate a new {SizeText(size)} qcow2 volume in storage pool '{r.StoragePool ?? DefaultPool}' (virt-install names it {r.Name}.qcow2)"
+                + (r.Source == GuestInstallSource.CloudImage ? $", backed by {r.CloudImage}" : string.Empty));
+        steps.Add($"Define guest '{r.Name}' (UUID {plan.Uuid}, {plan.Acceleration.VirtType}) on {plan.Uri}: {plan.CommandLine}");
+        if (r.Autostart) steps.Add($"Start '{r.Name}' whenever its libvirt daemon starts (autostart)");
+        steps.Add(r.NoStart ? $"Leave '{r.Name}' shut off (-NoStart)" : r.Source switch
+        {
+            GuestInstallSource.IsoPath or GuestInstallSource.Location => $"Boot '{r.Name}' into its installer and wait until it runs",
+            GuestInstallSource.CloudImage => $"Boot '{r.Name}' with its cloud-init data and wait until it runs",
+            _ => $"Start '{r.Name}' and wait until it runs",
+        });
+        var folders = r.InputFiles().Select(f => Path.GetDirectoryName(f.Path)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+        if (folders.Count > 0)
+            steps.Add($"Remove the storage pools virt-install makes just to look at {string.Join(", ", folders)} (the folders and files stay)");
+        return steps;
     }
 
     private void CheckArguments(NewGuestRequest r)
@@ -213,11 +328,11 @@ public sealed class GuestCreator
     {
         if (r.Bridge is not null || r.Network == NewGuestRequest.NoNetwork) return;
         string network = r.Network ?? NewGuestRequest.DefaultNetwork;
-        bool? active = _connection.NetworkIsActive(network);
+        bool? active = Connection.NetworkIsActive(network);
         if (active == true) return;
         string which = r.Network is null ? $"Without -Bridge or -Network the guest goes on libvirt's '{network}' network, but " : string.Empty;
         throw new KvmHostException(ErrorIds.GuestNetworkUnavailable, FailureKind.ObjectNotFound,
-            which + (active is null ? $"libvirt at {_connection.Uri} has no network named '{network}'; nothing was created."
+            which + (active is null ? $"libvirt at {_uri} has no network named '{network}'; nothing was created."
                 : $"the libvirt network '{network}' is not active, so a guest on it cannot start; nothing was created."), network,
             active is null ? "Put the guest on a host bridge with -Bridge (New-HostBridge makes one), name a network from virsh net-list --all, or give -Network none for no network adapter."
                 : $"Start it first: virsh net-start {network} (and net-autostart); or use -Bridge.");
@@ -226,10 +341,10 @@ public sealed class GuestCreator
     private void CheckPool(NewGuestRequest r)
     {
         if (r.StoragePool is null || r.NewDiskBytes is null) return;
-        var pool = _connection.GetStoragePool(r.StoragePool);
+        var pool = Connection.GetStoragePool(r.StoragePool);
         if (pool is { Active: true }) return;
         throw new KvmHostException(ErrorIds.StoragePoolUnavailable, FailureKind.ObjectNotFound,
-            pool is null ? $"libvirt at {_connection.Uri} has no storage pool named '{r.StoragePool}'; nothing was created."
+            pool is null ? $"libvirt at {_uri} has no storage pool named '{r.StoragePool}'; nothing was created."
                 : $"The storage pool '{r.StoragePool}' is not active; nothing was created.", r.StoragePool,
             pool is null ? "virsh pool-list --all lists the pools; leave -StoragePool out for the default pool." : $"Start it first: virsh pool-start {r.StoragePool}.");
     }
@@ -238,7 +353,7 @@ public sealed class GuestCreator
     /// The bridge must exist where QEMU will plug the guest in. On this machine that is checked with iproute2 (in the
     /// caller's network namespace, which is libvirt's for a local URI); another host's libvirt checks when the guest starts.
     /// </summary>
-    private void CheckBridge(NewGuestRequest r)
+    private void CheckBridge(NewGuestRequest r, string? elsewhere, List<string> blockers)
     {
         if (r.Bridge is null) return;
         if (!_local)
@@ -263,6 +378,11 @@ public sealed class GuestCreator
             }
         }
         if (kind == "bridge") return;
+        if (elsewhere is not null && !result.Succeeded)
+        {
+            blockers.Add($"There is no bridge '{r.Bridge}' on this host yet: {elsewhere}. A real run is refused with GuestBridgeNotFound until it is there.");
+            return;
+        }
         throw new KvmHostException(ErrorIds.GuestBridgeNotFound, FailureKind.ObjectNotFound,
             result.Succeeded ? $"'{r.Bridge}' is a {kind ?? "plain"} interface, not a Linux bridge; nothing was created."
                 : $"There is no interface named '{r.Bridge}' on this host; nothing was created.", r.Bridge,
@@ -282,11 +402,14 @@ public sealed class GuestCreator
 
     private static long Mib(long bytes) => bytes >> 20;
 
+    private static string SizeText(long bytes) => bytes % (1L << 30) == 0 ? $"{bytes >> 30} GiB" : $"{Mib(bytes)} MiB";
+
     // ---- previewing and creating ---------------------------------------------------------------------------------------
 
     /// <summary>The domain XML virt-install would define (two documents for an install: the install boot and the final guest).</summary>
     public string Preview(GuestCreationPlan plan, TimeSpan timeout, Action<string>? warning, CancellationToken cancellation)
     {
+        _ = Connection; // virt-install opens libvirt even for --dry-run
         var arguments = plan.Arguments.Concat(["--print-xml", "--dry-run"]).ToList();
         var result = RunVirtInstall(arguments, timeout, null, warning, cancellation);
         if (!result.Succeeded) throw Failed(plan, result, created: false);
@@ -299,8 +422,9 @@ public sealed class GuestCreator
     /// </summary>
     public GuestCreation Create(GuestCreationPlan plan, TimeSpan timeout, Action<string>? progress, Action<string>? warning, CancellationToken cancellation)
     {
-        var creation = new GuestCreation(_connection, plan, _connection.ListStoragePools(),
-            _connection.ListVolumeNames(plan.Request.StoragePool ?? DefaultPool), _log);
+        var connection = Connection;
+        var creation = new GuestCreation(connection, plan, connection.ListStoragePools(),
+            connection.ListVolumeNames(plan.Request.StoragePool ?? DefaultPool), _log);
         try
         {
             var result = RunVirtInstall(plan.Arguments, timeout, progress, warning, cancellation);

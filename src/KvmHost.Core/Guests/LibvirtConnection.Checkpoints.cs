@@ -122,23 +122,28 @@ public sealed unsafe partial class LibvirtConnection
     /// <summary>A pool volume's path as its daemon sees it; null (and a Verbose line) when libvirt cannot say.</summary>
     internal string? VolumePath(string pool, string volume)
     {
-        IntPtr poolPointer = virStoragePoolLookupByName(_handle, pool);
-        if (poolPointer == IntPtr.Zero)
+        StorageVolumeHandle? volumeHandle;
+        string? whyNot;
+        try
         {
-            Log($"libvirt: no storage pool {pool}: {TakeLastError().Message}");
+            volumeHandle = LookupVolume(pool, volume, out whyNot);
+        }
+        catch (KvmHostException e)
+        {
+            // Only a disk's path is wanted here (for a checkpoint's file list): no answer is not a reason to stop.
+            (volumeHandle, whyNot) = (null, e.Message);
+        }
+        if (volumeHandle is null)
+        {
+            Log($"libvirt: {whyNot}");
             return null;
         }
-        using var poolHandle = new StoragePoolHandle(poolPointer);
-        IntPtr volumePointer = virStorageVolLookupByName(poolHandle, volume);
-        if (volumePointer == IntPtr.Zero)
+        using (volumeHandle)
         {
-            Log($"libvirt: no volume {pool}/{volume}: {TakeLastError().Message}");
-            return null;
+            string? path = TakeString(virStorageVolGetPath(volumeHandle));
+            if (path is null) Log($"libvirt: no path for volume {pool}/{volume}: {TakeLastError().Message}");
+            return path;
         }
-        using var volumeHandle = new StorageVolumeHandle(volumePointer);
-        string? path = TakeString(virStorageVolGetPath(volumeHandle));
-        if (path is null) Log($"libvirt: no path for volume {pool}/{volume}: {TakeLastError().Message}");
-        return path;
     }
 
     /// <summary>A failed snapshot call: a missing snapshot and a risky revert get their own ids, the rest the usual mapping.</summary>

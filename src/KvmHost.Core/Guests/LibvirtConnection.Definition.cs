@@ -209,17 +209,35 @@ public sealed unsafe partial class LibvirtConnection
     /// <summary>A volume by pool and name; null when the pool or the volume is not there (or the pool is stopped).</summary>
     internal StorageVolumeRef? FindVolume(string pool, string name)
     {
-        using var poolHandle = LookupPool(pool);
-        if (poolHandle is null) return null;
+        using var volume = LookupVolume(pool, name, out _);
+        return volume is null ? null : Describe(volume);
+    }
+
+    /// <summary>
+    /// The one volume lookup by pool and name (FindVolume, VolumePath): the volume's handle, or null with libvirt's
+    /// reason when the pool or the volume is not there, or the pool is stopped. Any other failure throws.
+    /// </summary>
+    private StorageVolumeHandle? LookupVolume(string pool, string name, out string? whyNot)
+    {
+        IntPtr poolPointer = virStoragePoolLookupByName(_handle, pool);
+        if (poolPointer == IntPtr.Zero)
+        {
+            LibvirtError error = TakeLastError();
+            whyNot = error.Code == NoStoragePool ? $"no storage pool {pool}: {error.Message}"
+                : throw LibvirtErrors.ForCall(error, Uri, "virStoragePoolLookupByName", null);
+            return null;
+        }
+        using var poolHandle = new StoragePoolHandle(poolPointer);
         IntPtr pointer = virStorageVolLookupByName(poolHandle, name);
         if (pointer == IntPtr.Zero)
         {
             LibvirtError error = TakeLastError();
-            return error.Code is NoStorageVolume or LibvirtErrors.OperationInvalid ? null
+            whyNot = error.Code is NoStorageVolume or LibvirtErrors.OperationInvalid ? $"no volume {pool}/{name}: {error.Message}"
                 : throw LibvirtErrors.ForCall(error, Uri, "virStorageVolLookupByName", null);
+            return null;
         }
-        using var volume = new StorageVolumeHandle(pointer);
-        return Describe(volume);
+        whyNot = null;
+        return new StorageVolumeHandle(pointer);
     }
 
     /// <summary>Deletes a volume (its file or device) through its pool.</summary>

@@ -7,11 +7,13 @@ namespace KvmHost.Commands;
 
 /// <summary>
 /// Creates a guest with virt-install (the procedure's second half) and returns it as Get-KvmGuest would: checked
-/// before anything is made, -WhatIf shows the exact command and the domain XML (virt-install --print-xml --dry-run),
-/// and a run that fails or is stopped with Ctrl+C leaves nothing behind.
+/// before anything is made, -WhatIf shows the exact command and the domain XML (virt-install --print-xml --dry-run)
+/// and returns a KvmGuestPreview, and a run that fails or is stopped with Ctrl+C leaves nothing behind. Where libvirt
+/// does not answer yet (a fresh host whose daemon was only previewed), -WhatIf still checks what this machine can tell
+/// and shows the command; what only libvirt knows is in the preview's Blockers and Notes.
 /// </summary>
 [Cmdlet(VerbsCommon.New, "KvmGuest", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = IsoPathSet)]
-[OutputType(typeof(KvmGuest))]
+[OutputType(typeof(KvmGuest), typeof(KvmGuestPreview))]
 public sealed class NewKvmGuestCommand : KvmGuestCmdlet
 {
     private const string IsoPathSet = "IsoPath";
@@ -87,7 +89,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
     [Parameter(ValueFromPipeline = true)]
     [BridgeNameTransformation]
     [ArgumentCompleter(typeof(BridgeNameCompleter))]
-    public string? Bridge { get; set; }
+    public BridgeArgument? Bridge { get; set; }
 
     [Parameter]
     public string? Network { get; set; }
@@ -122,23 +124,32 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
     {
         string uri = TargetUri;
         GuestName.Validate(Name); // before libvirt is loaded or asked
-        var connection = Connect(uri);
-        var creator = new GuestCreator(connection, Runner, HostSystem.Open(HostRoot.Live, Runner, Cancellation, VerboseWhileRunning), log: VerboseWhileRunning);
-        var plan = creator.Plan(BuildRequest());
+        var localHost = HostSystem.Open(HostRoot.Live, Runner, Cancellation, VerboseWhileRunning);
+        LibvirtConnection? connection = null;
+        GuestCreator creator;
+        try
+        {
+            connection = Connect(uri);
+            creator = new GuestCreator(connection, Runner, localHost, log: VerboseWhileRunning);
+        }
+        catch (KvmHostException unreachable) when (WhatIfRequested && GuestCreator.CanPlanWithout(unreachable))
+        {
+            // A preview goes on: a fresh host previews its daemon and its guest in one go, before either exists.
+            WriteVerbose($"New-KvmGuest -WhatIf: {unreachable.Message} Checking what this machine can tell without libvirt.");
+            creator = GuestCreator.WithoutLibvirt(uri, unreachable, Runner, localHost, log: VerboseWhileRunning);
+        }
+        var plan = creator.Plan(BuildRequest(), bridgeElsewhere: WhatIfRequested ? Bridge?.Elsewhere : null);
         foreach (string warning in plan.Warnings) WriteWarning(warning);
 
         var timeout = TimeSpan.FromSeconds(TimeoutSec);
         string what = $"Create guest '{Name}' on {uri} with: {plan.CommandLine}";
         if (WhatIfRequested)
         {
-            string xml = connection.IsReadOnly
-                ? "(The domain XML is not shown: virt-install needs read-write access to libvirt even for --dry-run, and this session has read-only access.)"
-                : creator.Preview(plan, timeout, WriteWarning, Cancellation);
-            ShouldProcess($"{what}{Environment.NewLine}Domain XML (virt-install --print-xml --dry-run):{Environment.NewLine}{xml}", null, null);
+            Preview(creator, plan, connection, what, timeout);
             return;
         }
         if (!ShouldProcess(what, $"{what}?", Activity)) return;
-        connection.RequireWritable();
+        (connection ?? throw new InvalidOperationException("Only a preview plans without libvirt.")).RequireWritable();
 
         var creation = creator.Create(plan, timeout, ShowVirtInstallLine, WriteWarning, Cancellation);
         try
@@ -161,6 +172,27 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
             foreach (string problem in creation.RollBack()) WriteWarning($"Removing what New-KvmGuest made: {problem}");
             throw;
         }
+    }
+
+    /// <summary>"What if:" with the command and the domain XML (or why there is none and what blocks a real run), then the preview object.</summary>
+    private void Preview(GuestCreator creator, GuestCreationPlan plan, LibvirtConnection? connection, string what, TimeSpan timeout)
+    {
+        var notes = new List<string>();
+        string? xml = null;
+        if (connection is null)
+            notes.Add("No domain XML: virt-install --print-xml --dry-run opens libvirt even for a dry run, and libvirt does not answer.");
+        else if (connection.IsReadOnly)
+            notes.Add("No domain XML: virt-install needs read-write access to libvirt even for --dry-run, and this session has read-only access.");
+        else
+            xml = creator.Preview(plan, timeout, WriteWarning, Cancellation);
+        var preview = KvmGuestPreview.From(plan, connection is not null, xml, notes);
+        string nl = Environment.NewLine;
+        string text = xml is not null
+            ? $"{what}{nl}Domain XML (virt-install --print-xml --dry-run):{nl}{xml}"
+            : $"{what}{nl}{string.Join(nl, preview.Notes)}"
+              + (preview.Blockers.Length > 0 ? $"{nl}A real run would stop now:{nl}{string.Join(nl, preview.Blockers)}" : string.Empty);
+        ShouldProcess(text, null, null);
+        WriteObject(preview);
     }
 
     /// <summary>
@@ -207,7 +239,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
             UserData = PathOf(nameof(UserData), UserData),
             DiskSizeBytes = bound.ContainsKey(nameof(DiskSizeBytes)) ? DiskSizeBytes : null,
             StoragePool = StoragePool,
-            Bridge = Bridge,
+            Bridge = Bridge?.Name,
             Network = Network,
             Uefi = Uefi,
             Autostart = Autostart,

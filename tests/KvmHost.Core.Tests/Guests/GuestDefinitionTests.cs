@@ -154,6 +154,18 @@ public sealed class GuestDefinitionTests : IDisposable
         }
     }
 
+    [Fact]
+    public void One_volume_lookup_answers_by_pool_and_name_and_says_none_for_a_missing_pool_or_volume()
+    {
+        Assert.Equal(new StorageVolumeRef("pool-a", "web1.qcow2", "/pool-a/web1.qcow2"), _connection.FindVolume("pool-a", "web1.qcow2"));
+        Assert.Equal("/pool-a/web1.qcow2", _connection.VolumePath("pool-a", "web1.qcow2"));
+        foreach (var (pool, volume) in new[] { ("pool-a", "nothing.qcow2"), ("no-such-pool", "web1.qcow2") })
+        {
+            Assert.Null(_connection.FindVolume(pool, volume));
+            Assert.Null(_connection.VolumePath(pool, volume));
+        }
+    }
+
     // ---- Set-KvmGuest ------------------------------------------------------------------------------------------
 
     [Fact]
@@ -215,6 +227,8 @@ public sealed class GuestDefinitionTests : IDisposable
         Assert.Contains(plan.Warnings, w => w.Contains("TCG", StringComparison.Ordinal));
         Assert.Equal(["--connect", WorldUri, "--name", "vm01", "--uuid", plan.Uuid.ToString()], plan.Arguments.Take(6));
         Assert.StartsWith("virt-install --connect ", plan.CommandLine);
+        Assert.Empty(plan.Blockers); // libvirt answered: it checked the name, the network and the pool itself
+        Assert.Empty(plan.Unchecked);
     }
 
     [Fact]
