@@ -189,8 +189,12 @@ foreach ($step in $Task) {
         'Demo' {
             Invoke-Build
             # A child pwsh for the same reason as the tests: the build session never loads the module.
+            # Its output is piped, so it is told the width of this terminal (or 120 without one) to lay out the views.
+            $width = 120
+            try { if (-not [Console]::IsOutputRedirected -and [Console]::WindowWidth -ge 40) { $width = [Console]::WindowWidth } }
+            catch [System.IO.IOException] { }   # no terminal to ask: 120
             & ([Environment]::ProcessPath) (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -File (Join-Path $repo 'demo/Invoke-KvmHostDemo.ps1') `
-                -ModulePath (Join-Path $moduleOut 'KvmHost.psd1') -OsRelease (Join-Path $repo 'tests/fixtures/os-release/rhel-9.6.os-release') | Out-Host
+                -ModulePath (Join-Path $moduleOut 'KvmHost.psd1') -OsRelease (Join-Path $repo 'tests/fixtures/os-release/rhel-9.6.os-release') -Width $width | Out-Host
             if ($LASTEXITCODE -ne 0) { throw "The demo failed (exit code $LASTEXITCODE)" }
         }
         'Test' {

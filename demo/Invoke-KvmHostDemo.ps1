@@ -17,6 +17,9 @@ param(
     [Parameter(Mandatory)] [string] $ModulePath,
     # The os-release the image is dressed in.
     [Parameter(Mandatory)] [string] $OsRelease,
+    # The width the views are laid out for. build.ps1 pipes this script's output, so pwsh would assume 80 columns;
+    # it passes its own terminal's width (120 when it has none).
+    [ValidateRange(40, 1000)] [int] $Width = 120,
     [switch] $KeepImage
 )
 
@@ -28,7 +31,7 @@ function Invoke-Step([string] $Command, [scriptblock] $Action) {
     # on a Debian laptop, say) says why in one sentence and the tour goes on.
     Write-Host ''
     Write-Host "PS> $Command" -ForegroundColor Cyan
-    try { & $Action | Out-Host }
+    try { & $Action | Out-String -Stream -Width $Width | Out-Host }
     catch {
         $hint = if ($_.ErrorDetails.RecommendedAction) { " $($_.ErrorDetails.RecommendedAction)" } else { '' }
         Write-Host "Skipped here: $($_.Exception.Message)$hint" -ForegroundColor Yellow
@@ -79,7 +82,7 @@ method=auto`
     Invoke-Step '$bridge = New-HostBridge br0 -Interface enp1s0 -Root $image; $bridge | Set-IpForwarding -AddressFamily Both -Root $image' {
         $script:bridge = New-HostBridge br0 -Interface enp1s0 -Root $image
         $bridge = $script:bridge
-        $bridge | Out-Host
+        $bridge | Out-String -Stream -Width $Width | Out-Host
         # The bridge's Name binds to -Uplink by property name.
         $bridge | Set-IpForwarding -AddressFamily Both -Root $image
     }

@@ -287,6 +287,9 @@ Describe 'The README demo (build.ps1 -Task Demo)' -Tag 'Pipeline' {
         $guestStep | Should -Not -Match 'Skipped here'
         $output | Should -Match 'PS> Test-KvmHost -Root \$image[^\n]*\s+Ready\s+: False[\s\S]+?Summary\s+: \d+ passed, \d+ warnings, \d+ failed, \d+ not applicable offline'
         $output | Should -Match 'PS> Test-KvmHost  [^\n]*\s+Ready\s+: (True|False)'
+        $viewLines = @($output -split '\r?\n' | Where-Object { $_ -match '^Attention\s+: FAIL Packages: ' })
+        $viewLines | Should -Not -BeNullOrEmpty
+        $viewLines | ForEach-Object { $_.TrimEnd().Length | Should -BeGreaterThan 80 -Because "the views are laid out for 120 columns, not the 80 pwsh assumes for piped output: $_" }
         @(Get-ChildItem ([IO.Path]::GetTempPath()) -Filter 'kvmhost-demo-*' -Directory).Count | Should -Be $before
     }
 }
