@@ -139,6 +139,25 @@ Describe "Get-KvmGuest through libvirt's test driver$(if ($noLibvirt) { " (skipp
         $again.Name | Should -Be 'test-alternate-devs'
     }
 
+    It 'names guests the same way in every guest cmdlet: -Name alias -VMName (Hyper-V''s), objects, and UUIDs by property name' {
+        (Get-KvmGuest -Uri $world -VMName test-alternate-devs).Name | Should -Be 'test-alternate-devs'
+        # An object with a VMName property still binds nothing through it: -Name takes strings only, never by property name.
+        { [pscustomobject]@{ VMName = 'test' } | Get-KvmGuest -Uri $world -ErrorAction Stop } |
+            Should -Throw -ErrorId 'InputObjectNotBound,KvmHost.Commands.GetKvmGuestCommand'
+        $takesGuests = Get-Command -Module KvmHost -Noun KvmGuest*, KvmGuestCheckpoint |
+            Where-Object { $_.Parameters['Name'] }
+        @($takesGuests).Count | Should -BeGreaterOrEqual 16
+        foreach ($command in $takesGuests) {
+            $name = $command.Parameters['Name']
+            $name.Aliases | Should -Contain 'VMName' -Because "$($command.Name) -Name is a guest name"
+            $name.ParameterSets.Values.ValueFromPipelineByPropertyName | Should -Not -Contain $true -Because "$($command.Name) must not take another object's Name"
+            if ($command.Name -ne 'New-KvmGuest') {
+                $command.Parameters['Uuid'].ParameterSets.Values.ValueFromPipelineByPropertyName | Should -Contain $true -Because "$($command.Name) takes guests back from remoting"
+                $command.Parameters['Guest'] | Should -Not -BeNullOrEmpty -Because "$($command.Name) takes KvmGuest objects"
+            }
+        }
+    }
+
     It 'fits its default table in 120 columns, like Get-VM' {
         $lines = (Get-KvmGuest -Uri $world | Out-String -Width 120) -split "`n"
         $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 120 }

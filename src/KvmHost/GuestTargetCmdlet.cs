@@ -1,50 +1,19 @@
 using System.Management.Automation;
-using KvmHost.Completion;
 using KvmHost.Core.Guests;
 using KvmHost.Core.Platform;
 
 namespace KvmHost;
 
 /// <summary>
-/// The base of the cmdlets that act on guests (Start-, Stop-, Restart-, Suspend-, Resume-, Wait-, Set-KvmGuest).
-/// Guests come three ways, one parameter set each: names or wildcard patterns (strings only: see
-/// <see cref="GuestNameTransformationAttribute"/>), KvmGuest objects from the pipeline (acted on through the
-/// URI they were read from), or UUIDs by property name (any object with Uuid and Uri, e.g. a deserialized
-/// guest from remoting). Nothing binds by a property called Name, so no other object's Name becomes a guest.
+/// The base of the cmdlets that act on guests (Start-, Stop-, Restart-, Suspend-, Resume-, Wait-, Set-,
+/// Remove-, Checkpoint-KvmGuest): the guests of <see cref="GuestSelectionCmdlet"/>, -PassThru, and the plan,
+/// approve and apply loop they share.
 /// </summary>
-public abstract class GuestTargetCmdlet : KvmGuestCmdlet
+public abstract class GuestTargetCmdlet : GuestSelectionCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = GuestParameterSets.ByName, ValueFromPipeline = true)]
-    [GuestNameTransformation]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(GuestNameCompleter))]
-    public string[] Name { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = GuestParameterSets.ByGuest, ValueFromPipeline = true)]
-    [ValidateNotNull]
-    public KvmGuest[] Guest { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = GuestParameterSets.ByUuid, ValueFromPipelineByPropertyName = true)]
-    public Guid[] Uuid { get; set; } = [];
-
     /// <summary>Emit each guest (as it is afterwards) with a Changed property; without it the cmdlet is silent, like Hyper-V's.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
-
-    /// <summary>The guests this pipeline record names; missing ones are reported (GuestNotFound) and skipped.</summary>
-    protected List<GuestEntry> ResolveTargets()
-    {
-        switch (ParameterSetName)
-        {
-            case GuestParameterSets.ByGuest:
-                return Guest.Select(Find).OfType<GuestEntry>().DistinctBy(g => (g.Uuid, g.Connection.Uri)).ToList();
-            case GuestParameterSets.ByUuid:
-                string uri = TargetUri;
-                return Uuid.Select(u => FindByUuid(u, uri, u.ToString())).OfType<GuestEntry>().DistinctBy(g => g.Uuid).ToList();
-            default:
-                return FindByName(Name, TargetUri);
-        }
-    }
 
     /// <summary>Every guest this pipeline named so far, once each, in the order they came.</summary>
     private protected List<GuestEntry> Targets { get; } = [];

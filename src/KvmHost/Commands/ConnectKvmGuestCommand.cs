@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using KvmHost.Completion;
 using KvmHost.Core.Guests;
 using KvmHost.Core.Platform;
 
@@ -11,21 +10,10 @@ namespace KvmHost.Commands;
 /// guests are visited one after the other.
 /// </summary>
 [Cmdlet(VerbsCommunications.Connect, "KvmGuest", DefaultParameterSetName = GuestParameterSets.ByName)]
-public sealed class ConnectKvmGuestCommand : KvmGuestCmdlet
+public sealed class ConnectKvmGuestCommand : GuestSelectionCmdlet
 {
     private const string Purpose = "Connect-KvmGuest";
     private Terminal? _terminal;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = GuestParameterSets.ByName, ValueFromPipeline = true)]
-    [GuestNameTransformation]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(GuestNameCompleter))]
-    [Alias("VMName")]
-    public string[] Name { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = GuestParameterSets.ByGuest, ValueFromPipeline = true)]
-    [ValidateNotNull]
-    public KvmGuest[] Guest { get; set; } = [];
 
     /// <summary>Take the console over from another client that holds it (its session ends), as virsh console --force.</summary>
     [Parameter]
@@ -41,9 +29,7 @@ public sealed class ConnectKvmGuestCommand : KvmGuestCmdlet
 
     protected override void ProcessCore()
     {
-        var guests = ParameterSetName == GuestParameterSets.ByGuest
-            ? Guest.Select(Find).OfType<GuestEntry>().ToList()
-            : FindByName(Name, TargetUri);
+        var guests = ResolveTargets();
         foreach (var guest in guests)
         {
             ConsoleEnd end;

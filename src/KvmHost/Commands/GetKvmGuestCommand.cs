@@ -14,6 +14,7 @@ public sealed class GetKvmGuestCommand : KvmGuestCmdlet
     [GuestNameTransformation]
     [SupportsWildcards]
     [ArgumentCompleter(typeof(GuestNameCompleter))]
+    [Alias("VMName")]
     public string[]? Name { get; set; }
 
     /// <summary>A guest object to read again (its current state), through the URI it came from.</summary>

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using KvmHost.Completion;
 using KvmHost.Core.Guests;
 using KvmHost.Core.Platform;
 
@@ -11,19 +10,8 @@ namespace KvmHost.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "KvmGuestConsoleLog", DefaultParameterSetName = GuestParameterSets.ByName)]
 [OutputType(typeof(string))]
-public sealed class GetKvmGuestConsoleLogCommand : KvmGuestCmdlet
+public sealed class GetKvmGuestConsoleLogCommand : GuestSelectionCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = GuestParameterSets.ByName, ValueFromPipeline = true)]
-    [GuestNameTransformation]
-    [SupportsWildcards]
-    [ArgumentCompleter(typeof(GuestNameCompleter))]
-    [Alias("VMName")]
-    public string[] Name { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = GuestParameterSets.ByGuest, ValueFromPipeline = true)]
-    [ValidateNotNull]
-    public KvmGuest[] Guest { get; set; } = [];
-
     /// <summary>Only the last N lines.</summary>
     [Parameter]
     [ValidateRange(0, int.MaxValue)]
@@ -31,10 +19,8 @@ public sealed class GetKvmGuestConsoleLogCommand : KvmGuestCmdlet
 
     protected override void ProcessCore()
     {
-        var guests = ParameterSetName == GuestParameterSets.ByGuest
-            ? Guest.Select(Find).OfType<GuestEntry>().ToList()
-            : FindByName(Name, TargetUri);
-        foreach (var guest in guests.DistinctBy(g => (g.Uuid, g.Connection.Uri)))
+        var guests = ResolveTargets();
+        foreach (var guest in guests)
         {
             try
             {

@@ -30,6 +30,7 @@ public sealed class NewKvmGuestCommand : KvmGuestCmdlet
     /// <summary>The new guest's name. Only a string binds here, never another object's Name (a bridge binds to -Bridge).</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [GuestNameTransformation]
+    [Alias("VMName")]
     public string Name { get; set; } = string.Empty;
 
     [Parameter]
