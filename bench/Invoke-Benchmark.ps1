@@ -39,6 +39,8 @@ $pwsh = @(Get-HarnessPwshCommand)
 $available = @(Get-ChildItem (Join-Path $PSScriptRoot 'Measure-*.ps1') | ForEach-Object { $_.BaseName -replace '^Measure-' } | Sort-Object {
     # The historical order first; suites added later run after them.
     $at = [array]::IndexOf([string[]] @('ColdStart', 'CpuParse', 'Converged', 'Packages', 'Fleet', 'Scale'), $_); if ($at -lt 0) { 99 } else { $at } })
+# `pwsh -File` passes `-Suite ColdStart,Guests` as one string (the README's form): split it.
+$Suite = @($Suite | ForEach-Object { $_ -split ',' } | ForEach-Object Trim | Where-Object { $_ })
 if (-not $Suite) { $Suite = $available }
 $unknown = @($Suite | Where-Object { $_ -notin $available })
 if ($unknown) { throw "Unknown suite(s) $($unknown -join ', '); bench/ has $($available -join ', ')" }

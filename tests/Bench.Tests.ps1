@@ -47,6 +47,15 @@ Describe 'bench inputs and outputs' {
         }
     }
 
+    It 'Invoke-Benchmark takes the README''s -Suite A,B from pwsh -File, where it arrives as one string' {
+        # An unknown name stops the run before any suite starts, so this runs nothing and measures nothing.
+        $pwsh = @(Get-PwshInvocation)
+        $output = & $pwsh[0] @($pwsh | Select-Object -Skip 1) -NoProfile -NonInteractive -File (Join-Path $bench 'Invoke-Benchmark.ps1') `
+            -Suite 'NoSuchSuite,CpuParse' *>&1 | Out-String
+        $LASTEXITCODE | Should -Not -Be 0
+        $output | Should -Match 'Unknown suite\(s\) NoSuchSuite;' -Because 'the names are split at the comma, and CpuParse is known'
+    }
+
     It 'New-RatioChart draws one bar per row, red for a missed target, as well-formed SVG' {
         $rows = @(
             [pscustomobject]@{ Benchmark = 'met'; Label = 'met'; Ratio = '0.500'; TargetRatio = 1.08; Met = $true }
