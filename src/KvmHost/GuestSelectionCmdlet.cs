@@ -30,17 +30,5 @@ public abstract class GuestSelectionCmdlet : KvmGuestCmdlet
     public Guid[] Uuid { get; set; } = [];
 
     /// <summary>The guests this pipeline record names, once each; missing ones are reported (GuestNotFound) and skipped.</summary>
-    protected List<GuestEntry> ResolveTargets()
-    {
-        switch (ParameterSetName)
-        {
-            case GuestParameterSets.ByGuest:
-                return Guest.Select(Find).OfType<GuestEntry>().DistinctBy(g => (g.Uuid, g.Connection.Uri)).ToList();
-            case GuestParameterSets.ByUuid:
-                string uri = TargetUri;
-                return Uuid.Select(u => FindByUuid(u, uri, u.ToString())).OfType<GuestEntry>().DistinctBy(g => g.Uuid).ToList();
-            default:
-                return FindByName(Name, TargetUri);
-        }
-    }
+    protected List<GuestEntry> ResolveTargets() => ResolveGuests(Name, Guest, Uuid);
 }

@@ -124,6 +124,22 @@ public abstract class KvmGuestCmdlet : KvmCmdlet
     /// <summary>A guest object from Get-KvmGuest: found again by its UUID through the URI it came from.</summary>
     protected GuestEntry? Find(KvmGuest guest) => FindByUuid(guest.Uuid, guest.Uri, guest.Name);
 
+    /// <summary>
+    /// The guests a record names through its parameter set (objects, UUIDs by property name, or names and patterns;
+    /// every guest when no name is given), once each; missing ones are reported (GuestNotFound) and skipped.
+    /// </summary>
+    protected List<GuestEntry> ResolveGuests(string[]? names, KvmGuest[] guests, Guid[] uuids)
+    {
+        string uri = TargetUri;
+        List<GuestEntry> found = ParameterSetName switch
+        {
+            GuestParameterSets.ByGuest => guests.Select(Find).OfType<GuestEntry>().ToList(),
+            GuestParameterSets.ByUuid => uuids.Select(u => FindByUuid(u, uri, u.ToString())).OfType<GuestEntry>().ToList(),
+            _ => names is { Length: > 0 } ? FindByName(names, uri) : [.. Catalog(uri).Guests],
+        };
+        return found.DistinctBy(g => (g.Uuid, g.Connection.Uri)).ToList();
+    }
+
     /// <summary>Reads the guests as objects, in bulk per connection, sorted by name.</summary>
     protected static IReadOnlyList<KvmGuest> Read(IEnumerable<GuestEntry> entries, Func<GuestState, bool>? keep = null) =>
         entries.GroupBy(e => e.Connection)

@@ -36,16 +36,10 @@ public sealed class GetKvmGuestCheckpointCommand : KvmGuestCmdlet
 
     protected override void ProcessCore()
     {
-        string uri = TargetUri;
-        List<GuestEntry> guests = ParameterSetName switch
-        {
-            GuestParameterSets.ByGuest => Guest.Select(Find).OfType<GuestEntry>().ToList(),
-            GuestParameterSets.ByUuid => Uuid.Select(u => FindByUuid(u, uri, u.ToString())).OfType<GuestEntry>().ToList(),
-            _ => Name is { Length: > 0 } ? FindByName(Name, uri) : [.. Catalog(uri).Guests],
-        };
+        var guests = ResolveGuests(Name, Guest, Uuid);
         var patterns = CheckpointTargets.Patterns(CheckpointName ?? []);
         var unmatched = new HashSet<string>((CheckpointName ?? []).Where(n => !WildcardPattern.ContainsWildcardCharacters(n)), StringComparer.Ordinal);
-        guests = guests.DistinctBy(g => (g.Uuid, g.Connection.Uri)).OrderBy(g => g.Name, StringComparer.OrdinalIgnoreCase).ToList();
+        guests = guests.OrderBy(g => g.Name, StringComparer.OrdinalIgnoreCase).ToList();
         foreach (var guest in guests)
         {
             foreach (var checkpoint in GuestCheckpoints.List(guest))

@@ -31,15 +31,8 @@ public sealed class GetKvmGuestCommand : KvmGuestCmdlet
 
     protected override void ProcessCore()
     {
-        string uri = TargetUri;
-        List<GuestEntry> entries = ParameterSetName switch
-        {
-            GuestParameterSets.ByGuest => Guest.Select(Find).OfType<GuestEntry>().ToList(),
-            GuestParameterSets.ByUuid => Uuid.Select(u => FindByUuid(u, uri, u.ToString())).OfType<GuestEntry>().ToList(),
-            _ => Name is { Length: > 0 } ? FindByName(Name, uri) : [.. Catalog(uri).Guests],
-        };
         HashSet<GuestState>? states = State is { Length: > 0 } ? [.. State] : null;
-        foreach (var guest in Read(entries.DistinctBy(e => (e.Uuid, e.Connection.Uri)), states is null ? null : states.Contains))
+        foreach (var guest in Read(ResolveGuests(Name, Guest, Uuid), states is null ? null : states.Contains))
             WriteObject(guest);
     }
 }
